@@ -1,0 +1,61 @@
+"""The one exception tree of Frontier Monitor.
+
+Every error a user can meet is a `MonitorError`; subclasses carry the identity of what failed
+(file and key, feed URL, rule id, recipient) so the message can say what to fix and where.
+Per-feed failures during a pass are *results* (see `models.FetchResult`), not exceptions.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error Frontier Monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration is invalid: names the file, the key and what was expected."""
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = file, key, problem
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}")
+
+
+class RulesError(MonitorError):
+    """A keyword rule is invalid: names the rules file, the rule and the position."""
+
+    def __init__(self, file: str, rule_id: str, problem: str, position: int | None = None) -> None:
+        self.file, self.rule_id, self.problem, self.position = file, rule_id, problem, position
+        at = f" at position {position}" if position is not None else ""
+        super().__init__(f"{file}: rule {rule_id!r}{at}: {problem}")
+
+
+class FeedError(MonitorError):
+    """A feed could not be fetched or parsed; `kind` is a short stable label for metrics."""
+
+    def __init__(self, url: str, kind: str, message: str) -> None:
+        self.url, self.kind, self.message = url, kind, message
+        super().__init__(f"{url}: {message}")
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be used as it is (unreachable, or its schema is behind)."""
+
+
+class SchemaBehindError(DatabaseError):
+    """The database schema is older than this version of Frontier Monitor expects."""
+
+    def __init__(self, url: str, current: str | None, head: str) -> None:
+        self.url, self.current, self.head = url, current, head
+        super().__init__(
+            f"database {url} is at schema {current or 'none (empty)'}, this version needs {head}: "
+            "run `monitor db upgrade`"
+        )
+
+
+class DeliveryError(MonitorError):
+    """A digest could not be delivered to a recipient; `permanent` separates 5xx from 4xx."""
+
+    def __init__(self, recipient: str, message: str, *, permanent: bool) -> None:
+        self.recipient, self.message, self.permanent = recipient, message, permanent
+        super().__init__(f"{recipient}: {message}")
