@@ -1,0 +1,141 @@
+"""Turning raw feed entries into `Item`s: identity key, canonical URL, plain text, UTC dates.
+
+Text is extracted from whatever markup a feed carries and stored as plain text (valid
+UTF-8, no NUL or control characters); rendering escapes it again, so no feed markup is ever
+active downstream. Dates that are missing or absurd fall back to the fetch time.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from monitor.canonical import canonical_url
+from monitor.models import FeedState, Item
+
+MAX_TITLE = 500
+MAX_SUMMARY = 2000
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any news feed existed
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment, dropping scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Plain, single-spaced, NUL- and control-free text from a possibly-HTML value."""
+    if not value:
+        return ""
+    text = str(value)
+    if "<" in text:
+        parser = _TextExtractor()
+        try:
+            parser.feed(text)
+            parser.close()
+            text = "".join(parser.parts)
+        except Exception:
+            text = re.sub(r"<[^>]*>", " ", text)
+    elif "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
+    text = _SPACE.sub(" ", text).strip()
+    # Lone surrogates cannot be stored as UTF-8 (PostgreSQL refuses them).
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+    return text
+
+
+def entry_date(entry: Mapping[str, Any], fetched: datetime) -> datetime | None:
+    """The entry's published (else updated) time in UTC, clamped to [1995, fetched]."""
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if not parsed:
+            continue
+        try:
+            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        except (OverflowError, ValueError, TypeError, OSError):
+            continue
+        if when < EARLIEST:
+            continue
+        # A date in the future (a typo, year 9999, a wrong zone) must not sort above current news.
+        return min(when, fetched)
+    return None
+
+
+def normalize(entry: Mapping[str, Any], feed: FeedState, fetched: datetime) -> Item:
+    """One raw entry as an Item. Identity: GUID, else canonical link, else a content hash."""
+    title = clean_text(entry.get("title"), MAX_TITLE)
+    summary = clean_text(_summary(entry), MAX_SUMMARY)
+    link = _http_link(entry.get("link"))
+    canon = canonical_url(link) if link else None
+    guid = clean_text(entry.get("id"), 1000)
+    content_hash = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+    if guid:
+        key = f"guid:{guid}"
+    elif canon:
+        key = f"url:{canon}"
+    else:
+        key = f"hash:{content_hash}"
+    return Item(
+        feed_id=feed.id,
+        key=key,
+        url=link,
+        title=title or (summary[:120] if summary else "(untitled)"),
+        summary=summary,
+        published=entry_date(entry, fetched),
+        fetched=fetched,
+        content_hash=content_hash,
+        source=feed.name,
+        language=feed.language,
+    )
+
+
+def _summary(entry: Mapping[str, Any]) -> str:
+    summary = entry.get("summary")
+    if summary:
+        return str(summary)
+    content = entry.get("content")
+    if isinstance(content, list) and content:
+        return str(content[0].get("value") or "")
+    return ""
+
+
+def _http_link(value: Any) -> str | None:
+    """The link if it is an absolute http(s) URL, else None (javascript:, data:, relative...)."""
+    if not isinstance(value, str):
+        return None
+    value = _CONTROL.sub("", value).strip()
+    if re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE):
+        return str(value[:2048])
+    return None

@@ -1,0 +1,92 @@
+"""Terminal output of the CLI: Rich tables of passes, feeds and the digest ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from monitor.models import PassReport
+from monitor.store import DigestRow, FeedHealth
+
+
+def _console() -> Console:
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console = Console(highlight=False, soft_wrap=False, width=140)
+    return console
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def print_pass(report: PassReport, *, dry_run: bool = False) -> None:
+    console = _console()
+    if report.matched:
+        table = Table(
+            title="New matching items" + (" (dry run: nothing stored)" if dry_run else "")
+        )
+        table.add_column("topic", style="bold")
+        table.add_column("title", overflow="fold")
+        table.add_column("outlet")
+        table.add_column("published")
+        rows = sorted(
+            ((m.matches[0].topic, nm) for nm in report.matched for m in [nm]),
+            key=lambda r: (r[0], -(r[1].item.published or r[1].item.fetched).timestamp()),
+        )
+        for topic, nm in rows:
+            topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
+            table.add_row(topics or topic, nm.item.title, nm.item.source, _when(nm.item.published))
+        console.print(table)
+    for f in report.failures:
+        console.print(f"[red]failed[/red] {f.name} ({f.url}): {f.error}", markup=True)
+    console.print(
+        f"feeds polled: {report.feeds_polled}, not modified: {report.not_modified}, "
+        f"new items: {report.new_items}, new matches: {report.new_matches}, "
+        f"failures: {len(report.failures)}"
+    )
+
+
+def print_feeds(health: Sequence[FeedHealth]) -> None:
+    table = Table(title="Feeds")
+    for col in ("name", "status", "last success", "errors", "next check", "last error"):
+        table.add_column(col, overflow="fold")
+    for h in health:
+        if h.gone:
+            status = "[red]gone[/red]"
+        elif not h.enabled:
+            status = "disabled"
+        elif h.error_streak:
+            status = f"[red]failing since {_when(h.failing_since)}[/red]"
+        else:
+            status = "[green]ok[/green]" if h.last_success else "new"
+        table.add_row(
+            h.name,
+            status,
+            _when(h.last_success),
+            str(h.error_streak),
+            _when(h.next_check),
+            h.last_error or "",
+        )
+    _console().print(table)
+
+
+def print_digests(rows: Sequence[DigestRow]) -> None:
+    table = Table(title="Digests")
+    for col in ("id", "created", "kind", "recipient", "stories", "status", "attempts", "error"):
+        table.add_column(col, overflow="fold")
+    for d in rows:
+        table.add_row(
+            str(d.id),
+            _when(d.created),
+            d.kind,
+            d.recipient,
+            str(d.story_count),
+            d.status,
+            str(d.attempts),
+            d.error or "",
+        )
+    _console().print(table)

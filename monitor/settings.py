@@ -1,0 +1,391 @@
+"""Configuration: read once at start, typed and validated.
+
+Owns the TOML schema of `monitor.toml`, the environment overrides (`MONITOR_CONFIG`,
+`MONITOR_DATABASE_URL`, `MONITOR_SMTP_PASSWORD`, `MONITOR_SMTP_PASSWORD_FILE`) and the
+redacted dump shown by `monitor config show`. Every error names the file, the key and what
+was expected. Relative paths in values (database file, outbox) are relative to the working
+directory, as SQLAlchemy URLs are; `rules` is relative to the config file (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG_CANDIDATES = (Path("config/monitor.toml"), Path("monitor.toml"))
+USER_AGENT = "FrontierMonitor/0.1 (+https://github.com/frontier-monitor/frontier-monitor)"
+SEVERITIES = ("digest", "alert")
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    language: str = "en"
+    note: str = ""
+    interval_minutes: int | None = None  # None: the [fetch] default
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    allow_networks: tuple[str, ...] = ()
+    interval_minutes: int = 30
+    max_backoff_hours: float = 6.0
+    concurrency: int = 8
+    per_host: int = 2
+    timeout_seconds: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: str = "starttls"  # "starttls", "tls" or "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    topics: tuple[str, ...] = ()  # empty: every topic
+    min_severity: str = "digest"
+    timezone: str | None = None  # None: the [digest] default
+    send_at: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    sender: str = "monitor@localhost"
+    send_at: str = "07:00"
+    timezone: str = "Asia/Karachi"
+    recipients: tuple[Recipient, ...] = ()
+    max_stories: int = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    rules_path: Path
+    database_url: str
+    fetch: FetchConfig
+    feeds: tuple[FeedConfig, ...]
+    outbox: Path
+    smtp: SmtpConfig | None
+    digest: DigestConfig
+
+    def feed(self, name: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.name == name), None)
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """The config file to use: the option, else $MONITOR_CONFIG, else a default location."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MONITOR_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in DEFAULT_CONFIG_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    return DEFAULT_CONFIG_CANDIDATES[0]
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read, validate and return the configuration; raise ConfigError naming file and key."""
+    cfg_path = find_config(path)
+    where = str(cfg_path)
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(where, "", "file not found (create one with `monitor init`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(where, "", f"cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
+    return _Reader(where).settings(cfg_path, raw)
+
+
+class _Reader:
+    """Typed access to the parsed TOML that turns every mismatch into a ConfigError."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, key, problem)
+
+    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type[T], default: T) -> T:
+        value = table.get(key, default)
+        full = f"{prefix}{key}"
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(full, f"expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def table(self, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "expected a table")
+        return value
+
+    def check_keys(self, table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise self.fail(
+                f"{prefix}{unknown[0]}",
+                f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+            )
+
+    def settings(self, cfg_path: Path, raw: dict[str, Any]) -> Settings:
+        self.check_keys(
+            raw, "", {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds"}
+        )
+        rules = self.get(raw, "", "rules", str, "rules.toml")
+        database = self.table(raw, "database")
+        self.check_keys(database, "database.", {"url"})
+        db_url = os.environ.get("MONITOR_DATABASE_URL") or self.get(
+            database, "database.", "url", str, "sqlite:///var/monitor.db"
+        )
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", db_url):
+            raise self.fail(
+                "database.url", f"expected a sqlite:/// or postgresql:// URL, got {db_url!r}"
+            )
+        delivery = self.table(raw, "delivery")
+        self.check_keys(delivery, "delivery.", {"outbox"})
+        return Settings(
+            path=cfg_path,
+            rules_path=(cfg_path.parent / rules),
+            database_url=db_url,
+            fetch=self.fetch(self.table(raw, "fetch")),
+            feeds=self.feeds(raw.get("feeds", [])),
+            outbox=Path(self.get(delivery, "delivery.", "outbox", str, "var/outbox")),
+            smtp=self.smtp(raw["smtp"]) if "smtp" in raw else None,
+            digest=self.digest(self.table(raw, "digest")),
+        )
+
+    def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
+        p = "fetch."
+        d = FetchConfig()
+        self.check_keys(t, p, {f.name for f in fields(FetchConfig)})
+        nets = self.get(t, p, "allow_networks", list, list(d.allow_networks))
+        for i, net in enumerate(nets):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except (ValueError, TypeError):
+                raise self.fail(
+                    f"{p}allow_networks[{i}]",
+                    f"expected a network like '127.0.0.1/32', got {net!r}",
+                ) from None
+        cfg = FetchConfig(
+            allow_networks=tuple(nets),
+            interval_minutes=self.get(t, p, "interval_minutes", int, d.interval_minutes),
+            max_backoff_hours=self.get(t, p, "max_backoff_hours", float, d.max_backoff_hours),
+            concurrency=self.get(t, p, "concurrency", int, d.concurrency),
+            per_host=self.get(t, p, "per_host", int, d.per_host),
+            timeout_seconds=self.get(t, p, "timeout_seconds", float, d.timeout_seconds),
+            max_bytes=self.get(t, p, "max_bytes", int, d.max_bytes),
+            max_redirects=self.get(t, p, "max_redirects", int, d.max_redirects),
+            user_agent=self.get(t, p, "user_agent", str, d.user_agent),
+        )
+        for key in ("interval_minutes", "concurrency", "per_host", "max_bytes"):
+            if getattr(cfg, key) < 1:
+                raise self.fail(p + key, "expected a positive number")
+        if cfg.timeout_seconds <= 0:
+            raise self.fail(p + "timeout_seconds", "expected a positive number of seconds")
+        return cfg
+
+    def feeds(self, raw: Any) -> tuple[FeedConfig, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("feeds", "expected an array of tables ([[feeds]])")
+        out: list[FeedConfig] = []
+        seen: dict[str, int] = {}
+        for i, t in enumerate(raw):
+            p = f"feeds[{i}]."
+            if not isinstance(t, dict):
+                raise self.fail(f"feeds[{i}]", "expected a table")
+            self.check_keys(t, p, {"name", "url", "language", "note", "interval_minutes"})
+            if "url" not in t:
+                raise self.fail(p + "url", "missing (every feed needs a url)")
+            url = self.get(t, p, "url", str, "")
+            problem = feed_url_problem(url)
+            if problem:
+                raise self.fail(p + "url", problem)
+            name = self.get(t, p, "name", str, url)
+            if name in seen:
+                raise self.fail(
+                    p + "name", f"duplicate feed name {name!r} (also feeds[{seen[name]}])"
+                )
+            seen[name] = i
+            interval = t.get("interval_minutes")
+            if interval is not None and (not isinstance(interval, int) or interval < 1):
+                raise self.fail(
+                    p + "interval_minutes", f"expected a positive integer, got {interval!r}"
+                )
+            out.append(
+                FeedConfig(
+                    name=name,
+                    url=url,
+                    language=self.get(t, p, "language", str, "en"),
+                    note=self.get(t, p, "note", str, ""),
+                    interval_minutes=interval,
+                )
+            )
+        return tuple(out)
+
+    def smtp(self, t: Any) -> SmtpConfig:
+        p = "smtp."
+        if not isinstance(t, dict):
+            raise self.fail("smtp", "expected a table")
+        self.check_keys(
+            t, p, {"host", "port", "security", "username", "password_file", "timeout_seconds"}
+        )
+        if "host" not in t:
+            raise self.fail(p + "host", "missing (the SMTP server's host name)")
+        security = self.get(t, p, "security", str, "starttls")
+        if security not in ("starttls", "tls", "none"):
+            raise self.fail(
+                p + "security", f"expected 'starttls', 'tls' or 'none', got {security!r}"
+            )
+        password = os.environ.get("MONITOR_SMTP_PASSWORD")
+        password_file = os.environ.get("MONITOR_SMTP_PASSWORD_FILE") or t.get("password_file")
+        if password is None and password_file:
+            try:
+                password = Path(password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise self.fail(
+                    p + "password_file", f"cannot read {password_file}: {exc.strerror}"
+                ) from exc
+        port = self.get(t, p, "port", int, 465 if security == "tls" else 587)
+        if not 0 < port < 65536:
+            raise self.fail(p + "port", f"expected a TCP port, got {port}")
+        return SmtpConfig(
+            host=self.get(t, p, "host", str, ""),
+            port=port,
+            security=security,
+            username=self.get(t, p, "username", str, "") or None,
+            password=password,
+            timeout_seconds=self.get(t, p, "timeout_seconds", float, 30.0),
+        )
+
+    def digest(self, t: Mapping[str, Any]) -> DigestConfig:
+        p = "digest."
+        self.check_keys(t, p, {"from", "send_at", "timezone", "recipients", "max_stories"})
+        sender = self.get(t, p, "from", str, DigestConfig.sender)
+        if not _looks_like_address(sender):
+            raise self.fail(p + "from", f"expected an email address, got {sender!r}")
+        send_at = self.send_at(p + "send_at", self.get(t, p, "send_at", str, DigestConfig.send_at))
+        tz = self.timezone(p + "timezone", self.get(t, p, "timezone", str, DigestConfig.timezone))
+        rlist = self.get(t, p, "recipients", list, [])
+        recipients = tuple(self.recipient(f"{p}recipients[{i}].", r) for i, r in enumerate(rlist))
+        max_stories = self.get(t, p, "max_stories", int, DigestConfig.max_stories)
+        return DigestConfig(sender, send_at, tz, recipients, max_stories)
+
+    def recipient(self, p: str, t: Any) -> Recipient:
+        if not isinstance(t, dict):
+            raise self.fail(p.rstrip("."), "expected a table")
+        self.check_keys(t, p, {"address", "topics", "min_severity", "timezone", "send_at"})
+        address = self.get(t, p, "address", str, "")
+        if not _looks_like_address(address):
+            raise self.fail(p + "address", f"expected an email address, got {address!r}")
+        topics = self.get(t, p, "topics", list, [])
+        if not all(isinstance(x, str) for x in topics):
+            raise self.fail(p + "topics", "expected a list of topic names")
+        severity = self.get(t, p, "min_severity", str, "digest")
+        if severity not in SEVERITIES:
+            raise self.fail(p + "min_severity", f"expected 'digest' or 'alert', got {severity!r}")
+        tz = t.get("timezone")
+        send_at = t.get("send_at")
+        return Recipient(
+            address=address,
+            topics=tuple(topics),
+            min_severity=severity,
+            timezone=self.timezone(p + "timezone", tz) if tz is not None else None,
+            send_at=self.send_at(p + "send_at", send_at) if send_at is not None else None,
+        )
+
+    def send_at(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise self.fail(key, f"expected a time like '07:00', got {value!r}")
+        return value
+
+    def timezone(self, key: str, value: Any) -> str:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                key, f"expected an IANA time zone like 'Asia/Karachi', got {value!r}"
+            ) from None
+        return str(value)
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a feed URL (only absolute http/https URLs with a host), or None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return f"expected an http or https URL, got {url!r}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"expected an http or https URL, got {url!r}"
+    if not parts.hostname:
+        return f"expected an http or https URL with a host name, got {url!r}"
+    return None
+
+
+def _looks_like_address(value: str) -> bool:
+    return bool(re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value))
+
+
+def _kind_name(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "an array",
+        bool: "true or false",
+    }.get(kind, kind.__name__)
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with secrets replaced by '***'."""
+
+    def plain(obj: Any) -> Any:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            out = {}
+            for f in fields(obj):
+                value = getattr(obj, f.name)
+                if f.name == "password":
+                    value = "***" if value else None
+                out[f.name] = plain(value)
+            return out
+        if isinstance(obj, tuple | list):
+            return [plain(x) for x in obj]
+        if isinstance(obj, Path):
+            return str(obj)
+        return obj
+
+    data = plain(settings)
+    data["database_url"] = redact_url(settings.database_url)
+    return data  # type: ignore[no-any-return]
+
+
+def redact_url(url: str) -> str:
+    """A database URL with any password replaced by '***'."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)

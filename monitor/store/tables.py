@@ -1,0 +1,139 @@
+"""The database schema: SQLModel tables. Rows of these classes never leave `monitor.store`.
+
+Identity and idempotence are enforced by unique indexes (feed+key for items, recipient+story
+for delivered stories), never by check-then-insert. All datetimes are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A DateTime that is always timezone-aware UTC in Python, whatever the backend keeps."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        # SQLite keeps no zone: store the naive UTC wall time and re-attach UTC on the way out.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dt(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column_kwargs={"unique": True}, max_length=2048)
+    name: str = Field(max_length=300)
+    language: str = Field(default="en", max_length=20)
+    note: str = Field(default="", max_length=1000)
+    enabled: bool = True
+    gone: bool = False
+    interval_minutes: int | None = None
+    etag: str | None = Field(default=None, max_length=1000)
+    last_modified: str | None = Field(default=None, max_length=200)
+    body_hash: str | None = Field(default=None, max_length=64)
+    last_checked: datetime | None = _dt(default=None)
+    last_success: datetime | None = _dt(default=None)
+    next_check: datetime | None = _dt(default=None, index=True)
+    error_streak: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    failing_since: datetime | None = _dt(default=None)
+
+
+class Story(SQLModel, table=True):
+    """One news event, reported by one or more items (possibly from several outlets)."""
+
+    __tablename__ = "story"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=1000)
+    url: str | None = Field(default=None, max_length=2048)
+    first_seen: datetime = _dt(index=True)
+    published: datetime | None = _dt(default=None)
+    severity: str = Field(default="digest", max_length=10)
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "item"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    key: str = Field(max_length=2048)
+    url: str | None = Field(default=None, max_length=2048)
+    canonical_url: str | None = Field(default=None, max_length=2048, index=True)
+    title: str = Field(max_length=1000)
+    summary: str = Field(default="", max_length=20000)
+    published: datetime | None = _dt(default=None)
+    fetched: datetime = _dt(index=True)
+    content_hash: str = Field(max_length=64)
+    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+
+
+class ItemMatch(SQLModel, table=True):
+    """A rule that fired on an item; `spans` is JSON: [[field, start, end, text], ...]."""
+
+    __tablename__ = "item_match"
+    __table_args__ = (sa.UniqueConstraint("item_id", "rule_id", name="uq_match_item_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    rule_id: str = Field(max_length=200)
+    topic: str = Field(max_length=100)
+    severity: str = Field(default="digest", max_length=10)
+    rule_version: str = Field(default="", max_length=64)
+    spans: str = Field(default="[]", max_length=20000)
+
+
+class Digest(SQLModel, table=True):
+    """One digest for one recipient: frozen before sending, marked sent after the 250."""
+
+    __tablename__ = "digest"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320, index=True)
+    kind: str = Field(default="digest", max_length=10)  # "digest" or "alert"
+    created: datetime = _dt()
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sent, failed
+    sent_at: datetime | None = _dt(default=None)
+    message_id: str = Field(max_length=300)
+    attempts: int = 0
+    next_attempt: datetime | None = _dt(default=None)
+    error: str | None = Field(default=None, max_length=2000)
+    story_count: int = 0
+
+
+class DigestStory(SQLModel, table=True):
+    """A story frozen into a digest; the unique index keeps a story out of two digests."""
+
+    __tablename__ = "digest_story"
+    __table_args__ = (
+        sa.UniqueConstraint("recipient", "kind", "story_id", name="uq_digest_story_recipient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id", index=True)
+    recipient: str = Field(max_length=320)
+    kind: str = Field(default="digest", max_length=10)
+    story_id: int = Field(foreign_key="story.id", index=True)
