@@ -1,0 +1,134 @@
+"""Real servers on 127.0.0.1 for tests: a scripted HTTP feed server and an SMTP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Response:
+    """One scripted HTTP response."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+
+
+class FeedServer:
+    """Serves scripted responses per path; a list of responses is played in order, the last
+    one repeating. Records every request it receives."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Response] | Callable[[Request], Response]] = {}
+        self.requests: list[Request] = []
+        self.hits: dict[str, int] = defaultdict(int)
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                with server.lock:
+                    server.requests.append(req)
+                    n = server.hits[self.path]
+                    server.hits[self.path] += 1
+                    route = server.routes.get(self.path)
+                if route is None:
+                    resp = Response(404, b"not found")
+                elif callable(route):
+                    resp = route(req)
+                else:
+                    resp = route[min(n, len(route) - 1)]
+                if resp.delay:
+                    time.sleep(resp.delay)
+                self.send_response(resp.status)
+                headers = {"Content-Length": str(len(resp.body)), **resp.headers}
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if resp.status != 304:
+                    self.wfile.write(resp.body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def route(self, path: str, *responses: Response | Callable[[Request], Response]) -> str:
+        if len(responses) == 1 and callable(responses[0]) and not isinstance(responses[0], Response):
+            self.routes[path] = responses[0]
+        else:
+            self.routes[path] = [r for r in responses if isinstance(r, Response)]
+        return self.url(path)
+
+    def feed(self, path: str, body: bytes, content_type: str = "application/rss+xml", **headers: str) -> str:
+        return self.route(path, Response(200, body, {"Content-Type": content_type, **headers}))
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that records messages and can be scripted to answer
+    DATA with a given reply (e.g. '451 try later') for the next N messages."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.data_replies: list[str] = []
+        self.refuse: dict[str, str] = {}  # recipient -> reply for RCPT TO
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+                if address in sink.refuse:
+                    return sink.refuse[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                if sink.data_replies:
+                    return sink.data_replies.pop(0)
+                msg = message_from_bytes(envelope.original_content, policy=policy.default)
+                sink.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+                return "250 Message accepted"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

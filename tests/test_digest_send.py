@@ -1,0 +1,89 @@
+"""`monitor digest`: preview, send through a real SMTP server or into the outbox, never repeat."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+from conftest import rss, run, write_config
+from servers import FeedServer, SmtpSink
+
+FIRST = rss(
+    ("t1", "TTP militants attack police station in Bannu", "The banned TTP claimed the attack."),
+    ("t2", "Chaman border clash leaves eight dead", "Afghan and Pakistani border forces exchanged fire."),
+)
+SECOND = rss(
+    ("t1", "TTP militants attack police station in Bannu", "The banned TTP claimed the attack."),
+    ("t2", "Chaman border clash leaves eight dead", "Afghan and Pakistani border forces exchanged fire."),
+    ("t3", "Torkham crossing reopens for trade", "Trucks crossed at Torkham after a week."),
+)
+
+
+def test_send_via_smtp_does_not_repeat_stories(
+    tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, db_url: str
+) -> None:
+    feed = feed_server.route("/f.xml")
+    from servers import Response
+
+    feed_server.routes["/f.xml"] = [Response(200, FIRST, {"Content-Type": "application/rss+xml"}),
+                                    Response(200, SECOND, {"Content-Type": "application/rss+xml"})]
+    config = write_config(tmp_path, db_url=db_url, feeds=[("Dawn", feed)], smtp_port=smtp.port,
+                          recipients=["a@example.org", "b@example.org"])
+    assert run(config, "check").exit_code == 0
+    sent = run(config, "digest", "send")
+    assert sent.exit_code == 0, sent.output
+    assert len(smtp.messages) == 2
+    rcpts, msg = smtp.messages[0]
+    assert rcpts == ["a@example.org"]
+    assert msg["Subject"].startswith("Frontier Monitor — 2 new stories")
+    assert msg["From"].addresses[0].addr_spec == "monitor@example.org"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "Bannu" in text and "Chaman border clash" in html and "<script" not in html
+
+    again = run(config, "digest", "send")
+    assert "nothing new" in again.output and len(smtp.messages) == 2
+
+    run(config, "check", "--all")
+    third = run(config, "digest", "send")
+    assert third.exit_code == 0
+    assert len(smtp.messages) == 4
+    latest = smtp.messages[-1][1].get_body(("plain",)).get_content()
+    assert "Torkham crossing reopens" in latest and "Bannu" not in latest
+
+    ledger = run(config, "digest", "list")
+    assert ledger.output.count("sent") >= 4
+
+
+def test_outbox_is_the_default_and_preview_writes_files(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+    feed = feed_server.feed("/f.xml", FIRST)
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)])
+    run(config, "check")
+    preview = run(config, "digest", "preview")
+    assert preview.exit_code == 0
+    paths = [Path(p) for p in preview.output.split()]
+    assert [p.suffix for p in paths] == [".html", ".txt"]
+    assert "Chaman border clash" in paths[0].read_text()
+    sent = run(config, "digest", "send")
+    assert sent.exit_code == 0, sent.output
+    emls = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(emls) == 1
+    msg = email.message_from_bytes(emls[0].read_bytes(), policy=policy.default)
+    assert msg["To"] == "analyst@example.org" and msg["Message-ID"]
+    assert "Bannu" in msg.get_body(("plain",)).get_content()
+    assert "nothing new" in run(config, "digest", "send").output
+
+
+def test_refused_recipient_is_recorded_as_failed(tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, sqlite_url: str) -> None:
+    smtp.refuse["gone@example.org"] = "550 no such user"
+    feed = feed_server.feed("/f.xml", FIRST)
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=smtp.port,
+                          recipients=["ok@example.org", "gone@example.org"])
+    run(config, "check")
+    result = run(config, "digest", "send")
+    assert result.exit_code == 1
+    assert "gone@example.org" in result.output and "550" in result.output
+    assert [r for r, _ in smtp.messages] == [["ok@example.org"]]
+    ledger = run(config, "digest", "list").output
+    assert "failed" in ledger and "sent" in ledger
