@@ -8,21 +8,37 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from monitor.settings import Settings
-    from monitor.store import Store
+from monitor.commands.common import open_store, settings_of
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
+# Command groups that live in their own modules, imported only when used (fast --help).
+LAZY_COMMANDS = {
+    "digest": "monitor.commands.digest:digest",
+    "feeds": "monitor.commands.feeds:feeds",
+}
+
+
 class _Group(click.Group):
-    """Turns MonitorError into a one-line message and exit status 2."""
+    """Loads LAZY_COMMANDS on demand; turns MonitorError into one line and exit status 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         from monitor.errors import MonitorError
@@ -52,25 +68,6 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = {"config": config_path}
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    from monitor.settings import load_settings
-
-    obj = ctx.find_root().obj
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    return obj["settings"]  # type: ignore[no-any-return]
-
-
-def open_store(ctx: click.Context) -> Store:
-    from monitor.store import Store
-
-    settings = settings_of(ctx)
-    store = Store(settings.database_url)
-    ctx.call_on_close(store.close)
-    store.sync_feeds(settings.feeds)
-    return store
 
 
 # -- init, config, db ------------------------------------------------------------------
@@ -210,124 +207,3 @@ def check(ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry
         dry_run=dry_run,
     )
     print_pass(report, dry_run=dry_run)
-
-
-# -- digest ----------------------------------------------------------------------------
-
-
-@main.group()
-def digest() -> None:
-    """Digest emails: preview, send and list."""
-
-
-def _recipients(ctx: click.Context, address: str | None) -> Any:
-    from monitor.errors import ConfigError
-
-    settings = settings_of(ctx)
-    if address is None:
-        if not settings.digest.recipients:
-            raise ConfigError(str(settings.path), "digest.recipients", "no recipients configured")
-        return settings.digest.recipients
-    found = [r for r in settings.digest.recipients if r.address == address]
-    if not found:
-        raise ConfigError(str(settings.path), "digest.recipients", f"no recipient {address!r}")
-    return found
-
-
-@digest.command("preview")
-@click.option("--recipient", default=None, help="Preview for this configured recipient.")
-@click.pass_context
-def digest_preview(ctx: click.Context, recipient: str | None) -> None:
-    """Render the undelivered stories to HTML and text files; deliver nothing."""
-    from monitor.deliver import preview
-
-    chosen = (
-        _recipients(ctx, recipient)[0]
-        if (recipient or settings_of(ctx).digest.recipients)
-        else None
-    )
-    for path in preview(settings_of(ctx), open_store(ctx), datetime.now(UTC), chosen):
-        click.echo(str(path))
-
-
-@digest.command("send")
-@click.option("--recipient", default=None, help="Only this configured recipient.")
-@click.option("--dry-run", is_flag=True, help="Say what would be sent; record nothing.")
-@click.pass_context
-def digest_send(ctx: click.Context, recipient: str | None, dry_run: bool) -> None:
-    """Deliver a digest of the undelivered stories to each recipient."""
-    from monitor.deliver import send_digests
-
-    failed = False
-    for rep in send_digests(
-        settings_of(ctx),
-        open_store(ctx),
-        datetime.now(UTC),
-        recipients=_recipients(ctx, recipient),
-        dry_run=dry_run,
-    ):
-        if rep.status == "empty":
-            click.echo(f"{rep.recipient}: nothing new")
-        elif rep.status == "sent":
-            click.echo(
-                f"{rep.recipient}: sent digest {rep.digest_id} "
-                f"with {rep.stories} stories to {rep.where}"
-            )
-        elif rep.status == "dry-run":
-            click.echo(f"{rep.recipient}: would send {rep.stories} stories: {rep.where}")
-        else:
-            failed = True
-            click.secho(
-                f"{rep.recipient}: digest {rep.digest_id} {rep.status}: {rep.error}",
-                fg="red",
-                err=True,
-            )
-    if failed:
-        sys.exit(1)
-
-
-@digest.command("list")
-@click.option("--limit", default=30, show_default=True)
-@click.pass_context
-def digest_list(ctx: click.Context, limit: int) -> None:
-    """The delivery ledger: when, to whom, how many stories, status, error."""
-    from monitor.report import print_digests
-
-    print_digests(open_store(ctx).digests(limit=limit))
-
-
-# -- feeds -----------------------------------------------------------------------------
-
-
-@main.group()
-def feeds() -> None:
-    """The feeds being polled and their health."""
-
-
-@feeds.command("list")
-@click.pass_context
-def feeds_list(ctx: click.Context) -> None:
-    """Every feed with status, last success, error streak and next check."""
-    from monitor.report import print_feeds
-
-    print_feeds(open_store(ctx).feed_health())
-
-
-def _register_optional() -> None:
-    """Command groups that live in their own modules."""
-    import importlib
-
-    for module, name in (
-        ("monitor.commands.rules", "rules"),
-        ("monitor.commands.stories", "stories"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        main.add_command(getattr(mod, name))
-
-
-_register_optional()
