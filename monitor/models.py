@@ -98,6 +98,7 @@ class FeedFailure:
     name: str
     url: str
     error: str
+    kind: str = "error"  # a stable label for metrics: timeout, connect, http_5xx, parse, ...
 
 
 @dataclass(frozen=True, slots=True)

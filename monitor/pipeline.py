@@ -7,8 +7,10 @@ transaction per feed). `monitor check` and the daemon call the same `poll`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -17,7 +19,7 @@ from monitor.canonical import canonical_url
 from monitor.errors import FeedError
 from monitor.fetch import fetch_all
 from monitor.match import Matcher
-from monitor.models import FeedFailure, FetchResult, Item, NewMatch, PassReport
+from monitor.models import FeedFailure, FeedState, FetchResult, Item, NewMatch, PassReport
 from monitor.normalize import normalize
 from monitor.parse import parse_feed
 from monitor.settings import Settings
@@ -35,11 +37,16 @@ def poll(
     ignore_schedule: bool = False,
     dry_run: bool = False,
     now: datetime | None = None,
+    stop: threading.Event | None = None,
 ) -> PassReport:
-    """Run one pass over the due feeds and return what it did."""
+    """Run one pass over the due feeds and return what it did.
+
+    When `stop` is set (the daemon is shutting down), fetches in flight are abandoned and the
+    feeds they were for stay due; what was already fetched is still written.
+    """
     now = now or datetime.now(UTC)
     feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
-    results = asyncio.run(fetch_all(feeds, settings.fetch)) if feeds else []
+    results = asyncio.run(_fetch_until_stopped(feeds, settings, stop)) if feeds else []
     intervals = store.feed_intervals()
     failures: list[FeedFailure] = []
     matched: list[NewMatch] = []
@@ -53,7 +60,7 @@ def poll(
             log.warning(
                 "feed failed", extra={"feed": feed.name, "url": feed.url, "error": exc.message}
             )
-            failures.append(FeedFailure(feed.name, feed.url, exc.message))
+            failures.append(FeedFailure(feed.name, feed.url, exc.message, exc.kind))
             if not dry_run:
                 store.record_fetch(feed.id, _failure(result, exc.message, now, interval, settings))
             continue
@@ -88,6 +95,20 @@ def poll(
     )
 
 
+async def _fetch_until_stopped(
+    feeds: list[FeedState], settings: Settings, stop: threading.Event | None
+) -> list[FetchResult]:
+    task = asyncio.ensure_future(fetch_all(feeds, settings.fetch))
+    while not task.done():
+        if stop is not None and stop.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return []
+        await asyncio.wait({task}, timeout=0.2)
+    return task.result()
+
+
 def _items_of(result: FetchResult, now: datetime) -> tuple[list[Item] | None, str | None]:
     """The items of a fetched feed, or None when it has not changed; raise FeedError on failure."""
     feed = result.feed
@@ -110,7 +131,7 @@ def _items_of(result: FetchResult, now: datetime) -> tuple[list[Item] | None, st
 
 
 def _failure(
-    result: FetchResult, message: str, now: datetime, interval: int, settings: Settings
+    result: FetchResult, message: str, now: datetime, interval: float, settings: Settings
 ) -> FetchOutcome:
     return FetchOutcome(
         checked=now,

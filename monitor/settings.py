@@ -41,7 +41,7 @@ class FeedConfig:
 @dataclass(frozen=True)
 class FetchConfig:
     allow_networks: tuple[str, ...] = ()
-    interval_minutes: int = 30
+    interval_minutes: float = 30.0
     max_backoff_hours: float = 6.0
     concurrency: int = 8
     per_host: int = 2
@@ -80,6 +80,21 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    poll_seconds: float = 60.0  # the poll tick; each tick polls the feeds that are due
+    http: str | None = None  # "127.0.0.1:9464" serves /healthz and /metrics
+    retention_days: int = 90  # items older than this are pruned (tombstones stay)
+    lock_dir: str | None = None  # where the single-daemon lock of a SQLite database lives
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        if not self.http:
+            return None
+        host, _, port = self.http.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     rules_path: Path
@@ -89,6 +104,7 @@ class Settings:
     outbox: Path
     smtp: SmtpConfig | None
     digest: DigestConfig
+    daemon: DaemonConfig = DaemonConfig()
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
@@ -156,7 +172,7 @@ class _Reader:
 
     def settings(self, cfg_path: Path, raw: dict[str, Any]) -> Settings:
         self.check_keys(
-            raw, "", {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds"}
+            raw, "", {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds", "daemon"}
         )
         rules = self.get(raw, "", "rules", str, "rules.toml")
         database = self.table(raw, "database")
@@ -179,6 +195,25 @@ class _Reader:
             outbox=Path(self.get(delivery, "delivery.", "outbox", str, "var/outbox")),
             smtp=self.smtp(raw["smtp"]) if "smtp" in raw else None,
             digest=self.digest(self.table(raw, "digest")),
+            daemon=self.daemon(self.table(raw, "daemon")),
+        )
+
+    def daemon(self, t: Mapping[str, Any]) -> DaemonConfig:
+        p = "daemon."
+        d = DaemonConfig()
+        self.check_keys(t, p, {f.name for f in fields(DaemonConfig)})
+        poll = self.get(t, p, "poll_seconds", float, d.poll_seconds)
+        if poll <= 0:
+            raise self.fail(p + "poll_seconds", "expected a positive number of seconds")
+        http = self.get(t, p, "http", str, "") or None
+        if http is not None and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}", http):
+            raise self.fail(p + "http", f"expected 'host:port' like '127.0.0.1:9464', got {http!r}")
+        retention = self.get(t, p, "retention_days", int, d.retention_days)
+        if retention < 1:
+            raise self.fail(p + "retention_days", "expected a positive number of days")
+        lock_dir = self.get(t, p, "lock_dir", str, "") or None
+        return DaemonConfig(
+            poll_seconds=poll, http=http, retention_days=retention, lock_dir=lock_dir
         )
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
@@ -196,7 +231,7 @@ class _Reader:
                 ) from None
         cfg = FetchConfig(
             allow_networks=tuple(nets),
-            interval_minutes=self.get(t, p, "interval_minutes", int, d.interval_minutes),
+            interval_minutes=self.get(t, p, "interval_minutes", float, d.interval_minutes),
             max_backoff_hours=self.get(t, p, "max_backoff_hours", float, d.max_backoff_hours),
             concurrency=self.get(t, p, "concurrency", int, d.concurrency),
             per_host=self.get(t, p, "per_host", int, d.per_host),
@@ -205,7 +240,9 @@ class _Reader:
             max_redirects=self.get(t, p, "max_redirects", int, d.max_redirects),
             user_agent=self.get(t, p, "user_agent", str, d.user_agent),
         )
-        for key in ("interval_minutes", "concurrency", "per_host", "max_bytes"):
+        if cfg.interval_minutes <= 0:
+            raise self.fail(p + "interval_minutes", "expected a positive number of minutes")
+        for key in ("concurrency", "per_host", "max_bytes"):
             if getattr(cfg, key) < 1:
                 raise self.fail(p + key, "expected a positive number")
         if cfg.timeout_seconds <= 0:

@@ -14,7 +14,7 @@ MAX_WAIT = timedelta(days=1)
 
 def next_check(
     now: datetime,
-    interval_minutes: int,
+    interval_minutes: float,
     *,
     error_streak: int = 0,
     max_backoff_hours: float = 6.0,

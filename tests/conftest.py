@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from servers import FeedServer, SmtpSink  # noqa: E402
+from servers import FeedServer, SmtpSink
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -104,8 +104,13 @@ def write_config(
         f"outbox = {toml_str(str(directory / 'outbox'))}",
     ]
     if smtp_port is not None:
-        lines += ["[smtp]", 'host = "127.0.0.1"', f"port = {smtp_port}", 'security = "none"',
-                  "timeout_seconds = 10"]
+        lines += [
+            "[smtp]",
+            'host = "127.0.0.1"',
+            f"port = {smtp_port}",
+            'security = "none"',
+            "timeout_seconds = 10",
+        ]
     lines += ["[digest]", 'from = "monitor@example.org"', 'timezone = "Asia/Karachi"']
     for address in recipients:
         lines += ["[[digest.recipients]]", f"address = {toml_str(address)}"]

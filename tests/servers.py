@@ -44,7 +44,7 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
                 with server.lock:
                     server.requests.append(req)
@@ -67,7 +67,7 @@ class FeedServer:
                 if resp.status != 304:
                     self.wfile.write(resp.body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -80,13 +80,19 @@ class FeedServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def route(self, path: str, *responses: Response | Callable[[Request], Response]) -> str:
-        if len(responses) == 1 and callable(responses[0]) and not isinstance(responses[0], Response):
+        if (
+            len(responses) == 1
+            and callable(responses[0])
+            and not isinstance(responses[0], Response)
+        ):
             self.routes[path] = responses[0]
         else:
             self.routes[path] = [r for r in responses if isinstance(r, Response)]
         return self.url(path)
 
-    def feed(self, path: str, body: bytes, content_type: str = "application/rss+xml", **headers: str) -> str:
+    def feed(
+        self, path: str, body: bytes, content_type: str = "application/rss+xml", **headers: str
+    ) -> str:
         return self.route(path, Response(200, body, {"Content-Type": content_type, **headers}))
 
     def close(self) -> None:
@@ -107,13 +113,15 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:
                 if address in sink.refuse:
                     return sink.refuse[address]
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 if sink.data_replies:
                     return sink.data_replies.pop(0)
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)

@@ -13,7 +13,11 @@ from monitor.store.engine import make_engine
 
 SEEDS = ROOT / "seeds" / "feeds"
 RELEVANT = rss(
-    ("a1", "TTP attack on check post in North Waziristan", "Militants of the banned TTP attacked a post."),
+    (
+        "a1",
+        "TTP attack on check post in North Waziristan",
+        "Militants of the banned TTP attacked a post.",
+    ),
     ("a2", "Torkham border crossing closed after firing", "Traders stranded at Torkham."),
     ("a3", "Cricket: Pakistan beat Sri Lanka", "A fine win in Lahore."),
 )
@@ -28,10 +32,17 @@ def count(url: str, table: str) -> int:
         engine.dispose()
 
 
-def test_pass_over_recorded_real_feeds_is_idempotent(tmp_path: Path, feed_server: FeedServer, db_url: str) -> None:
+def test_pass_over_recorded_real_feeds_is_idempotent(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
     feeds = []
-    for path in [*sorted(DATA.glob("feeds/*T0927Z.xml")), SEEDS / "dawn.rss.xml", SEEDS / "geo-news.atom.xml",
-                 SEEDS / "bbc-urdu-most-read.json", DATA / "feeds" / "nytimes-world_nyt.xml"]:
+    for path in [
+        *sorted(DATA.glob("feeds/*T0927Z.xml")),
+        SEEDS / "dawn.rss.xml",
+        SEEDS / "geo-news.atom.xml",
+        SEEDS / "bbc-urdu-most-read.json",
+        DATA / "feeds" / "nytimes-world_nyt.xml",
+    ]:
         ctype = "application/json" if path.suffix == ".json" else "application/xml"
         feeds.append((path.name, feed_server.feed("/" + path.name, path.read_bytes(), ctype)))
     config = write_config(tmp_path, db_url=db_url, feeds=feeds)
@@ -50,31 +61,50 @@ def test_pass_over_recorded_real_feeds_is_idempotent(tmp_path: Path, feed_server
     assert "new items: 0" in second.output
 
 
-def test_broken_feeds_never_stop_the_pass(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+def test_broken_feeds_never_stop_the_pass(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
     good = feed_server.feed("/good.xml", RELEVANT)
     error = feed_server.route("/500.xml", Response(500, b"oops"))
     garbage = feed_server.feed("/garbage.xml", b"\x00\xff this is not a feed at all", "text/html")
     path_body = feed_server.feed("/path.xml", b"/etc/passwd", "text/plain")
     missing = feed_server.url("/missing.xml")
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=[
-        ("500", error), ("good", good), ("garbage", garbage), ("path", path_body), ("missing", missing),
-    ])
+    config = write_config(
+        tmp_path,
+        db_url=sqlite_url,
+        feeds=[
+            ("500", error),
+            ("good", good),
+            ("garbage", garbage),
+            ("path", path_body),
+            ("missing", missing),
+        ],
+    )
     result = run(config, "check")
     assert result.exit_code == 0, result.output
     assert "failures: 4" in result.output
-    assert "HTTP 500" in result.output and "HTTP 404" in result.output and "not a feed" in result.output
+    assert (
+        "HTTP 500" in result.output
+        and "HTTP 404" in result.output
+        and "not a feed" in result.output
+    )
     assert "TTP attack on check post" in result.output
     assert "Cricket" not in result.output  # stored, but no rule matches it
     assert count(sqlite_url, "item") == 3
     with Store(sqlite_url) as store:
         health = {h.name: h for h in store.feed_health()}
-    assert health["500"].error_streak == 1 and health["500"].last_error == "HTTP 500 Internal Server Error"
+    assert (
+        health["500"].error_streak == 1
+        and health["500"].last_error == "HTTP 500 Internal Server Error"
+    )
     assert health["good"].error_streak == 0 and health["good"].last_success is not None
     listing = run(config, "feeds", "list")
     assert "failing since" in listing.output
 
 
-def test_dry_run_stores_nothing_and_feed_option_limits(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+def test_dry_run_stores_nothing_and_feed_option_limits(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
     a = feed_server.feed("/a.xml", RELEVANT)
     b = feed_server.feed("/b.xml", rss(("b1", "Chaman border reopens", "Trade resumes at Chaman.")))
     config = write_config(tmp_path, db_url=sqlite_url, feeds=[("A", a), ("B", b)])
@@ -88,7 +118,9 @@ def test_dry_run_stores_nothing_and_feed_option_limits(tmp_path: Path, feed_serv
     assert unknown.exit_code == 2 and "no feed named 'nope'" in unknown.output
 
 
-def test_schedule_and_conditional_get(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+def test_schedule_and_conditional_get(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
     url = feed_server.route(
         "/etag.xml",
         Response(200, RELEVANT, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}),

@@ -36,18 +36,27 @@ def test_shipped_config_is_valid_and_has_twenty_real_feeds() -> None:
         ("[[feeds]]\nname = 'x'\nurl = '/etc/passwd'\n", "feeds[0].url", "http or https"),
         ("[[feeds]]\nname = 'x'\nurl = 'javascript:alert(1)'\n", "feeds[0].url", "http or https"),
         ("[[feeds]]\nname = 'x'\n", "feeds[0].url", "missing"),
-        ("[[feeds]]\nurl='https://a.example/f'\nname='a'\n[[feeds]]\nurl='https://b.example/f'\nname='a'\n",
-         "feeds[1].name", "duplicate"),
+        (
+            "[[feeds]]\nurl='https://a.example/f'\nname='a'\n[[feeds]]\nurl='https://b.example/f'\nname='a'\n",
+            "feeds[1].name",
+            "duplicate",
+        ),
         ("[digest]\ntimezone = 'Mars/Olympus'\n", "digest.timezone", "IANA time zone"),
         ("[digest]\nsend_at = '7am'\n", "digest.send_at", "'07:00'"),
-        ("[[digest.recipients]]\naddress = 'nobody'\n", "digest.recipients[0].address", "email address"),
+        (
+            "[[digest.recipients]]\naddress = 'nobody'\n",
+            "digest.recipients[0].address",
+            "email address",
+        ),
         ("[smtp]\nhost = 'h'\nsecurity = 'ssl'\n", "smtp.security", "'starttls', 'tls' or 'none'"),
         ("[fetch]\nconcurrency = 0\n", "fetch.concurrency", "positive"),
         ("[fetch]\nallow_networks = ['nope']\n", "fetch.allow_networks[0]", "network"),
         ("[fecth]\n", "fecth", "unknown key"),
     ],
 )
-def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, key: str, expected: str) -> None:
+def test_errors_name_file_key_and_expectation(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_settings(path)
@@ -70,7 +79,9 @@ def test_cli_reports_config_error_without_traceback(tmp_path: Path) -> None:
     assert "feeds[0].url" in result.output and "Traceback" not in result.output
 
 
-def test_environment_overrides_and_redaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_and_redaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path, "[smtp]\nhost = 'mail.example.org'\nusername = 'monitor'\n")
     monkeypatch.setenv("MONITOR_DATABASE_URL", "postgresql+psycopg://u:hunter2@db.example.org/m")
     monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "s3cret-pass")
@@ -84,7 +95,9 @@ def test_environment_overrides_and_redaction(tmp_path: Path, monkeypatch: pytest
     assert redacted(settings)["smtp"]["password"] == "***"
 
 
-def test_monitor_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+def test_monitor_config_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
     path = write_config(tmp_path, db_url=sqlite_url)
     monkeypatch.setenv("MONITOR_CONFIG", str(path))
     assert load_settings().path == path

@@ -11,11 +11,19 @@ from servers import FeedServer, SmtpSink
 
 FIRST = rss(
     ("t1", "TTP militants attack police station in Bannu", "The banned TTP claimed the attack."),
-    ("t2", "Chaman border clash leaves eight dead", "Afghan and Pakistani border forces exchanged fire."),
+    (
+        "t2",
+        "Chaman border clash leaves eight dead",
+        "Afghan and Pakistani border forces exchanged fire.",
+    ),
 )
 SECOND = rss(
     ("t1", "TTP militants attack police station in Bannu", "The banned TTP claimed the attack."),
-    ("t2", "Chaman border clash leaves eight dead", "Afghan and Pakistani border forces exchanged fire."),
+    (
+        "t2",
+        "Chaman border clash leaves eight dead",
+        "Afghan and Pakistani border forces exchanged fire.",
+    ),
     ("t3", "Torkham crossing reopens for trade", "Trucks crossed at Torkham after a week."),
 )
 
@@ -26,10 +34,17 @@ def test_send_via_smtp_does_not_repeat_stories(
     feed = feed_server.route("/f.xml")
     from servers import Response
 
-    feed_server.routes["/f.xml"] = [Response(200, FIRST, {"Content-Type": "application/rss+xml"}),
-                                    Response(200, SECOND, {"Content-Type": "application/rss+xml"})]
-    config = write_config(tmp_path, db_url=db_url, feeds=[("Dawn", feed)], smtp_port=smtp.port,
-                          recipients=["a@example.org", "b@example.org"])
+    feed_server.routes["/f.xml"] = [
+        Response(200, FIRST, {"Content-Type": "application/rss+xml"}),
+        Response(200, SECOND, {"Content-Type": "application/rss+xml"}),
+    ]
+    config = write_config(
+        tmp_path,
+        db_url=db_url,
+        feeds=[("Dawn", feed)],
+        smtp_port=smtp.port,
+        recipients=["a@example.org", "b@example.org"],
+    )
     assert run(config, "check").exit_code == 0
     sent = run(config, "digest", "send")
     assert sent.exit_code == 0, sent.output
@@ -56,7 +71,9 @@ def test_send_via_smtp_does_not_repeat_stories(
     assert ledger.output.count("sent") >= 4
 
 
-def test_outbox_is_the_default_and_preview_writes_files(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+def test_outbox_is_the_default_and_preview_writes_files(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
     feed = feed_server.feed("/f.xml", FIRST)
     config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)])
     run(config, "check")
@@ -75,11 +92,18 @@ def test_outbox_is_the_default_and_preview_writes_files(tmp_path: Path, feed_ser
     assert "nothing new" in run(config, "digest", "send").output
 
 
-def test_refused_recipient_is_recorded_as_failed(tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, sqlite_url: str) -> None:
+def test_refused_recipient_is_recorded_as_failed(
+    tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, sqlite_url: str
+) -> None:
     smtp.refuse["gone@example.org"] = "550 no such user"
     feed = feed_server.feed("/f.xml", FIRST)
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=smtp.port,
-                          recipients=["ok@example.org", "gone@example.org"])
+    config = write_config(
+        tmp_path,
+        db_url=sqlite_url,
+        feeds=[("Dawn", feed)],
+        smtp_port=smtp.port,
+        recipients=["ok@example.org", "gone@example.org"],
+    )
     run(config, "check")
     result = run(config, "digest", "send")
     assert result.exit_code == 1

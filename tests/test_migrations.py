@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from conftest import run, write_config
 
+from alembic import command
 from monitor.errors import SchemaBehindError
 from monitor.store import Store
 from monitor.store.engine import alembic_config, current_revision, head_revision, make_engine

@@ -142,7 +142,7 @@ class Store:
         with Session(self.engine) as s:
             return [_feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
 
-    def feed_intervals(self) -> dict[int, int | None]:
+    def feed_intervals(self) -> dict[int, int | None]:  # per-feed overrides, in minutes
         with Session(self.engine) as s:
             return {f.id: f.interval_minutes for f in s.exec(select(t.Feed)) if f.id is not None}
 
@@ -444,6 +444,55 @@ class Store:
                 s.exec(select(t.DigestStory.story_id).where(t.DigestStory.digest_id == digest_id))
             )
 
+    def last_digest_at(self, recipient: str, kind: str = "digest") -> datetime | None:
+        """When the newest digest of this kind was made for `recipient` (any status)."""
+        d = _table(t.Digest)
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(d.c.created)).where(
+                    d.c.recipient == recipient, d.c.kind == kind
+                )
+            ).scalar()
+        return value if isinstance(value, datetime) else None  # max() keeps UTCDateTime
+
+    # -- daemons -----------------------------------------------------------------------
+
+    def beat(self, info: DaemonInfo) -> None:
+        """Record a daemon's heartbeat (insert or update by id)."""
+        with Session(self.engine) as s:
+            row = s.get(t.DaemonBeat, info.id) or t.DaemonBeat(
+                id=info.id, host=info.host, pid=info.pid, started=info.started
+            )
+            row.last_tick, row.next_tick, row.stopped = info.last_tick, info.next_tick, info.stopped
+            s.add(row)
+            s.commit()
+
+    def daemons(self) -> list[DaemonInfo]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(t.DaemonBeat).order_by(col(t.DaemonBeat.started).desc()))
+            return [
+                DaemonInfo(r.id, r.host, r.pid, r.started, r.last_tick, r.next_tick, r.stopped)
+                for r in rows
+            ]
+
+    def maintenance(self) -> None:
+        """Housekeeping: fold SQLite's write-ahead log back and refresh planner statistics."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                # Outside any transaction: a checkpoint cannot run inside one.
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                raw.execute("PRAGMA optimize")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+
+    def ping(self) -> None:
+        """Raise if the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def digests(self, *, status: str | None = None, limit: int = 100) -> list[DigestRow]:
         query = select(t.Digest).order_by(col(t.Digest.id).desc()).limit(limit)
         if status:
@@ -464,6 +513,17 @@ class Store:
                 )
                 for d in s.exec(query)
             ]
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    id: str
+    host: str
+    pid: int
+    started: datetime
+    last_tick: datetime | None
+    next_tick: datetime | None
+    stopped: datetime | None
 
 
 def _feed_state(f: t.Feed) -> FeedState:

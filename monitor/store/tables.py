@@ -137,3 +137,17 @@ class DigestStory(SQLModel, table=True):
     recipient: str = Field(max_length=320)
     kind: str = Field(default="digest", max_length=10)
     story_id: int = Field(foreign_key="story.id", index=True)
+
+
+class DaemonBeat(SQLModel, table=True):
+    """A running daemon's heartbeat: `monitor status` reads it, from any machine."""
+
+    __tablename__ = "daemon_beat"
+
+    id: str = Field(primary_key=True, max_length=64)  # host:pid:start
+    host: str = Field(max_length=255)
+    pid: int
+    started: datetime = _dt()
+    last_tick: datetime | None = _dt(default=None)
+    next_tick: datetime | None = _dt(default=None)
+    stopped: datetime | None = _dt(default=None)

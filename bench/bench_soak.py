@@ -1,0 +1,151 @@
+"""Soak: the daemon's resident memory over 500 poll ticks against 200 feeds on 127.0.0.1.
+
+The daemon runs as a subprocess with a fast tick (0.1 s) and feeds due every 0.3 s; the
+server answers with ETag/304 and changes a tenth of the feeds on every request, so passes mix
+new items, unchanged bodies and 304s. Printed, never asserted; the goal is no growth after
+warm-up beyond 10%.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS = 200
+TICKS = 500
+counter = {"n": 0}
+
+
+def body(feed: int, version: int) -> bytes:
+    items = "".join(
+        f"<item><guid>f{feed}-v{version}-{j}</guid><title>TTP attack {feed}-{version}-{j} near Chaman</title>"
+        f"<link>https://news.example.org/{feed}/{version}/{j}</link><description>Border clash report "
+        f"{'lorem ipsum ' * 20}</description></item>"
+        for j in range(20)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{feed}</title>{items}</channel></rss>'.encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        feed = int(self.path.strip("/").split(".")[0])
+        counter["n"] += 1
+        # One feed in ten publishes a new version every 50 requests it gets; the rest never change.
+        version = (counter["n"] // 50) if feed % 10 == 0 else 0
+        etag = f'"{feed}-{version}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = body(feed, version)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def rss_kib(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(match.group(1)) if match else 0
+
+
+def polls(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            match = re.search(r"^monitor_polls_total ([\d.]+)", resp.read().decode(), re.M)
+            return int(float(match.group(1))) if match else 0
+    except OSError:
+        return 0
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            http_port = s.getsockname()[1]
+        lines = [
+            f'rules = "{ROOT / "config" / "rules.toml"}"',
+            "[database]",
+            f'url = "sqlite:///{work / "soak.db"}"',
+            "[fetch]",
+            'allow_networks = ["127.0.0.1/32"]',
+            "interval_minutes = 0.005",
+            "per_host = 8",
+            "[delivery]",
+            f'outbox = "{work / "outbox"}"',
+            "[daemon]",
+            "poll_seconds = 0.1",
+            f'http = "127.0.0.1:{http_port}"',
+        ]
+        for i in range(FEEDS):
+            lines += ["[[feeds]]", f'name = "F{i}"', f'url = "http://127.0.0.1:{port}/{i}.xml"']
+        config = work / "monitor.toml"
+        config.write_text("\n".join(lines) + "\n")
+        env = {**os.environ, "MONITOR_CONFIG": str(config)}
+        monitor = [sys.executable, "-m", "monitor"]
+        subprocess.run([*monitor, "db", "upgrade"], env=env, check=True, capture_output=True)
+        daemon = subprocess.Popen(
+            [*monitor, "run", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        samples: list[tuple[int, int, float]] = []
+        started = time.monotonic()
+        try:
+            next_mark = 50
+            while True:
+                n = polls(http_port)
+                if n >= next_mark:
+                    samples.append((n, rss_kib(daemon.pid), time.monotonic() - started))
+                    print(
+                        f"tick {n:4d}: RSS {samples[-1][1] / 1024:6.1f} MiB after {samples[-1][2]:6.1f} s",
+                        flush=True,
+                    )
+                    next_mark += 50
+                if n >= TICKS or time.monotonic() - started > 900:
+                    break
+                time.sleep(0.05)
+        finally:
+            daemon.terminate()
+            daemon.wait(20)
+            server.shutdown()
+    if len(samples) >= 3:
+        warm = samples[1][1]  # after 100 ticks: imports, caches and pools are in place
+        peak_after = max(s[1] for s in samples[1:])
+        print(f"\nfeed requests served: {counter['n']}")
+        print(
+            f"RSS after warm-up {warm / 1024:.1f} MiB, peak after {peak_after / 1024:.1f} MiB, "
+            f"final {samples[-1][1] / 1024:.1f} MiB; growth after warm-up: {100 * (peak_after / warm - 1):+.1f}% "
+            "(goal: at most +10%)"
+        )
+
+
+if __name__ == "__main__":
+    main()
