@@ -116,9 +116,12 @@ def tokenize(expr: str) -> list[Token]:
             close = expr.find('"', i + 1)
             if close < 0:
                 raise ExpressionError(f"expected '\"' to close the phrase opened at {i}", n)
-            prefix = close + 1 < n and expr[close + 1] == "*"
-            tokens.append(_term_token(expr[i + 1 : close], i, prefix))
-            i = close + (2 if prefix else 1)
+            # The wildcard may sit inside or right after the quotes: "air strike*" or "air strike"*
+            body = expr[i + 1 : close]
+            outside = close + 1 < n and expr[close + 1] == "*"
+            inside = body.endswith("*")
+            tokens.append(_term_token(body[:-1] if inside else body, i, inside or outside))
+            i = close + (2 if outside else 1)
         elif ch == "@":
             m = _NAME.match(expr, i + 1)
             if not m:
