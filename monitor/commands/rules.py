@@ -8,6 +8,7 @@ a traceback and exit with status 1.
 from __future__ import annotations
 
 import json
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,6 @@ def _explain(exc: RulesError) -> str:
         book_text = Path(exc.file).read_text(encoding="utf-8")
     except OSError:
         return message
-    import tomllib
-
     try:
         data = tomllib.loads(book_text)
     except tomllib.TOMLDecodeError:

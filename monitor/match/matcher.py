@@ -9,6 +9,7 @@ rules that can be true with no term present (e.g. pure NOT) are evaluated for ev
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class _Near:
 
 _Node = _Terms | _Not | _All | _Any | _Near
 
+_SEP_RE = re.compile(SEP)
+
 # A hit: field, start and end of the matched words in the normalised field text.
 Hit = tuple[str, int, int]
 
@@ -89,8 +92,7 @@ class _Item:
         """Index of the word containing normalised position `pos` (for NEAR)."""
         seps = self._seps.get(field)
         if seps is None:
-            text = self.norm[field]
-            seps = self._seps[field] = [i for i, c in enumerate(text) if c == SEP]
+            seps = self._seps[field] = [m.start() for m in _SEP_RE.finditer(self.norm[field])]
         return bisect_right(seps, pos) - 1
 
 
@@ -175,7 +177,7 @@ class Matcher:
         if isinstance(node, And):
             return _All(tuple(self._compile(n, fields) for n in node.operands))
         if isinstance(node, Or):
-            return _Any(tuple(self._compile(n, fields) for n in node.operands))
+            return _merge_terms(tuple(self._compile(n, fields) for n in node.operands))
         return _Near(
             self._compile(node.left, fields), self._compile(node.right, fields), node.distance
         )
@@ -224,7 +226,10 @@ class Matcher:
 def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
     """Truth of `node` for the item, and the hits that support it (for spans)."""
     if isinstance(node, _Terms):
-        found = [h for tid in node.ids for h in state.hits.get(tid, ()) if h[0] in node.fields]
+        seen = state.hits
+        # Walk whichever side is smaller: a lexicon may have hundreds of ids, an item few hits.
+        ids = [t for t in seen if t in node.ids] if len(seen) < len(node.ids) else node.ids
+        found = [h for tid in ids for h in seen.get(tid, ()) if h[0] in node.fields]
         return bool(found), found
     if isinstance(node, _Not):
         return not _evaluate(node.operand, state)[0], []
@@ -297,3 +302,14 @@ def _positive_ids(node: _Node) -> set[int]:
     if isinstance(node, _Near):
         return _positive_ids(node.left) | _positive_ids(node.right)
     return set().union(*(_positive_ids(n) for n in node.operands))
+
+
+def _merge_terms(operands: tuple[_Node, ...]) -> _Node:
+    """An OR of plain term sets in the same fields is one term set: fewer nodes to evaluate."""
+    terms = [n for n in operands if isinstance(n, _Terms)]
+    rest = [n for n in operands if not isinstance(n, _Terms)]
+    merged: dict[frozenset[str], frozenset[int]] = {}
+    for t in terms:
+        merged[t.fields] = merged.get(t.fields, frozenset()) | t.ids
+    nodes = [_Terms(ids, fields) for fields, ids in merged.items()] + rest
+    return nodes[0] if len(nodes) == 1 else _Any(tuple(nodes))
