@@ -22,6 +22,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 LAZY_COMMANDS = {
     "digest": "monitor.commands.digest:digest",
     "feeds": "monitor.commands.feeds:feeds",
+    "rules": "monitor.commands.rules:rules",
     "run": "monitor.commands.daemon:run",
     "status": "monitor.commands.daemon:status",
 }

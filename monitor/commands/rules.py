@@ -1,0 +1,204 @@
+"""`monitor rules ...`: lint the rules file, try rules on a text, measure them on labels.
+
+This module owns the command-line face of `monitor.match`; the main CLI registers the group
+with `from monitor.commands.rules import rules`. Errors the user can fix are printed without
+a traceback and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from monitor.errors import RulesError
+from monitor.match import Matcher
+from monitor.match.evaluate import Report, evaluate, read_labels, report_json
+from monitor.models import Span
+
+DEFAULT_RULES = Path("config/rules.toml")
+
+_rules_option = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Rules file (TOML); default: the configured one, else config/rules.toml.",
+)
+
+
+def _rules_path(path: Path | None) -> Path:
+    """The --rules option, else the rules file of the configuration, else the default."""
+    if path is not None:
+        return path
+    from monitor.errors import ConfigError
+    from monitor.settings import load_settings
+
+    ctx = click.get_current_context()
+    try:
+        return load_settings((ctx.find_root().obj or {}).get("config")).rules_path
+    except ConfigError:
+        return DEFAULT_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """Fields given on the command line, shaped like an Item for the matcher."""
+
+    title: str
+    summary: str
+    source: str
+    language: str
+
+
+def _console() -> Console:
+    # Markup on, colour only on a terminal: piped output stays plain text.
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _load(path: Path | None) -> Matcher:
+    try:
+        return Matcher.from_file(_rules_path(path))
+    except RulesError as exc:
+        raise click.ClickException(_explain(exc)) from None
+
+
+def _explain(exc: RulesError) -> str:
+    """The error message, and for expression errors the expression with a caret under it."""
+    message = str(exc)
+    if exc.position is None:
+        return message
+    try:
+        book_text = Path(exc.file).read_text(encoding="utf-8")
+    except OSError:
+        return message
+    try:
+        data = tomllib.loads(book_text)
+    except tomllib.TOMLDecodeError:
+        return message
+    for rule in data.get("rules", []):
+        if isinstance(rule, dict) and rule.get("id") == exc.rule_id:
+            key = "exclude" if exc.problem.endswith("(in exclude)") else "match"
+            expr = rule.get(key, "")
+            if isinstance(expr, str) and "\n" not in expr:
+                return f"{message}\n  {expr}\n  {' ' * exc.position}^"
+    return message
+
+
+@click.group()
+def rules() -> None:
+    """Check and try out the keyword rules."""
+
+
+@rules.command()
+@_rules_option
+def lint(rules_path: Path | None) -> None:
+    """Compile the rules file and report rules per topic, or the first error."""
+    matcher = _load(rules_path)
+    counts = Counter(r.topic for r in matcher.rules)
+    alerts = sum(1 for r in matcher.rules if r.severity == "alert")
+    click.echo(
+        f"OK {_rules_path(rules_path)}: {len(matcher.rules)} rules ({alerts} alert), "
+        f"{len(matcher.book.lexicons)} lexicons, {matcher.term_count} distinct terms"
+    )
+    for topic, count in sorted(counts.items()):
+        click.echo(f"  {topic}: {count}")
+
+
+def _highlight(text: str, spans: list[Span]) -> str:
+    out: list[str] = []
+    at = 0
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.start < at:  # overlapping spans: the first one wins
+            continue
+        out.append(escape(text[at : span.start]))
+        out.append(f"[bold reverse]{escape(text[span.start : span.end])}[/]")
+        at = span.end
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+@rules.command("test")
+@click.argument("text", required=False, default="")
+@click.option("--title", default=None, help="Title to match (default: TEXT).")
+@click.option("--summary", default="", help="Summary to match.")
+@click.option("--source", default="", help="Outlet name, for source: rules.")
+@click.option("--lang", default="", help="Language code, for lang: rules.")
+@_rules_option
+def test_text(
+    text: str, title: str | None, summary: str, source: str, lang: str, rules_path: Path | None
+) -> None:
+    """Show which rules fire on TEXT (matched as the title) and on which words."""
+    if title is not None and text:
+        summary = f"{text} {summary}".strip() if summary else text
+    item = _Text(title if title is not None else text, summary, source, lang)
+    matcher = _load(rules_path)
+    matches = matcher.match(item)
+    console = _console()
+    if not matches:
+        console.print("No rule fires.")
+        return
+    for m in matches:
+        rule = next(r for r in matcher.rules if r.id == m.rule_id)
+        console.print(
+            f"[bold]{escape(m.rule_id)}[/] topic={escape(m.topic)} severity={m.severity} "
+            f"version={m.rule_version}"
+        )
+        console.print(f"  match: {escape(rule.text)}")
+        if rule.exclude:
+            console.print(f"  exclude (not found): {escape(rule.exclude)}")
+        for field, value in (("title", item.title), ("summary", item.summary)):
+            spans = [s for s in m.spans if s.field == field]
+            if spans:
+                console.print(f"  {field}: {_highlight(value, spans)}")
+
+
+def _print_report(console: Console, report: Report) -> None:
+    total = len(report.predictions)
+    console.print(f"{total} items, {report.predicted_relevant} predicted relevant")
+    if report.overall is None:
+        console.print("No labels in this file: predictions only (use --json to list them).")
+        return
+    o = report.overall
+    console.print(
+        f"[bold]relevant[/]: precision {o.precision:.3f}  recall {o.recall:.3f}  "
+        f"F1 {o.f1:.3f}  (tp {o.tp}, fp {o.fp}, fn {o.fn})"
+    )
+    console.print("per topic (predicted topic = first rule that fires):")
+    for name, s in report.per_topic.items():
+        console.print(
+            f"  {name:<15} P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
+            f"(tp {s.tp}, fp {s.fp}, fn {s.fn})"
+        )
+    console.print(f"[bold]misses[/] ({len(report.misses)}):")
+    for item in report.misses:
+        console.print(f"  {item.id} [{escape(item.topic)}] {escape(item.title)}")
+    console.print(f"[bold]false alarms[/] ({len(report.false_alarms)}):")
+    for item in report.false_alarms:
+        fired = ", ".join(report.rules_fired[item.id])
+        console.print(f"  {item.id} ({escape(fired)}) {escape(item.title)}")
+
+
+@rules.command("eval")
+@click.argument("labels", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_rules_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_labels(labels: Path, rules_path: Path | None, as_json: bool) -> None:
+    """Score the rules on a label CSV: precision, recall, F1, misses and false alarms."""
+    matcher = _load(rules_path)
+    try:
+        with labels.open(encoding="utf-8", newline="") as fh:
+            items = read_labels(fh)
+    except (OSError, KeyError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{labels}: cannot read labels: {exc}") from None
+    report = evaluate(matcher, items)
+    if as_json:
+        click.echo(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        _print_report(_console(), report)
