@@ -14,6 +14,7 @@ each poll pass) and `retry_pending` (every few minutes).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import smtplib
@@ -62,6 +63,38 @@ def header_value(value: str) -> str:
     return re.sub(r"\s+", " ", _UNSAFE_HEADER.sub(" ", value)).strip()
 
 
+class EncodedHeader(str):
+    """A header value folded as RFC 2047 encoded words by us, not by the email package.
+
+    CPython's folder drops the space between two encoded words when it breaks a non-ASCII
+    header across lines (an Urdu subject loses a space), so non-ASCII values are cut into
+    base64 encoded words of at most 75 characters at character boundaries, each space kept
+    inside a word.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> EncodedHeader:
+        obj = super().__new__(cls, value)
+        obj.name = name
+        return obj
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        words, chunk = [], ""
+        for ch in str(self):
+            if len((chunk + ch).encode("utf-8")) > 45:  # 60 base64 chars + 12 = 72 <= 75
+                words.append(chunk)
+                chunk = ""
+            chunk += ch
+        words.append(chunk)
+        encoded = [
+            "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?="
+            for w in words
+            if w
+        ]
+        return f"{self.name}: " + (policy.linesep + " ").join(encoded) + policy.linesep
+
+
 def compose(
     rendered: digest_mod.RenderedDigest,
     *,
@@ -76,7 +109,8 @@ def compose(
     quoted-printable, so no line comes near the 998-octet limit.
     """
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = header_value(rendered.subject)
+    subject = header_value(rendered.subject)
+    msg["Subject"] = subject if subject.isascii() else EncodedHeader("Subject", subject)
     msg["From"] = Address("Frontier Monitor", addr_spec=sender)
     msg["To"] = Address(addr_spec=recipient)
     msg["Date"] = format_datetime(when)
@@ -231,7 +265,11 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
     tz = r.timezone or settings.digest.timezone
     health = store.feed_health() if row.kind == "digest" else []
     activity = (
-        store.topic_activity(row.created - timedelta(days=ACTIVITY_DAYS))
+        [  # as it was when frozen, so every attempt renders the same message
+            (topic, seen)
+            for topic, seen in store.topic_activity(row.created - timedelta(days=ACTIVITY_DAYS))
+            if seen <= row.created
+        ]
         if row.kind == "digest"
         else []
     )

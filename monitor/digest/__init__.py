@@ -162,6 +162,8 @@ def digest_due(send_at: str, timezone: str, now: datetime, last: datetime | None
     hour, minute = (int(x) for x in send_at.split(":"))
     slot = datetime.combine(local.date(), time(hour, minute), tz)
     if local < slot:
+        if last is None:
+            return False  # a new recipient's first digest waits for their send time
         slot -= timedelta(days=1)
     return last is None or last < slot
 
