@@ -44,7 +44,7 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
                 with server.lock:
                     server.requests.append(req)
@@ -67,7 +67,7 @@ class FeedServer:
                 if resp.status != 304:
                     self.wfile.write(resp.body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -122,7 +122,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_RCPT(  # noqa: N802
+            async def handle_RCPT(
                 self, server: Any, session: Any, envelope: Any, address: str, options: Any
             ) -> str:
                 if address in sink.refuse:
@@ -130,7 +130,7 @@ class SmtpSink:
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 if sink.data_replies:
                     return sink.data_replies.pop(0)
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)

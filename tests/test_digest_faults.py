@@ -417,3 +417,51 @@ def test_recipient_filters_time_zone_and_send_time(tmp_path: Path, sqlite_url: s
         assert [(r.recipient, r.status) for r in later] == [("ttp@example.org", "empty")]
     eml = next((tmp_path / "outbox").glob("*alerts@example.org.eml"))
     assert "Chaman alert" in eml.read_text()
+
+
+# -- a digest over recorded real feeds -----------------------------------------------------
+
+
+def test_digest_over_recorded_real_feeds(
+    tmp_path: Path, feed_server: object, sqlite_url: str
+) -> None:
+    from servers import FeedServer
+
+    assert isinstance(feed_server, FeedServer)
+    seeds = Path(__file__).resolve().parents[1] / "seeds" / "feeds"
+    feeds = [
+        (p.stem, feed_server.feed("/" + p.name, p.read_bytes(), "application/xml"))
+        for p in (seeds / "dawn.rss.xml", seeds / "geo-news.atom.xml")
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    assert run(config, "check").exit_code == 0
+    settings = load_settings(config)
+    now = datetime(2026, 8, 22, 2, 0, tzinfo=UTC)
+    with Store(sqlite_url) as store:
+        total = len(store.undelivered_story_ids("analyst@example.org"))
+        (rep,) = deliver.send_digests(settings, store, now)
+        assert rep.status == "sent" and rep.stories == total
+        delivered_once(store, "analyst@example.org")
+    assert total > settings.digest.max_stories  # so the trimming shows, with its count
+    msg = message_from_bytes(Path(rep.where).read_bytes(), policy=policy.default)
+    assert str(msg["Subject"]) == f"Frontier Monitor — {total} new stories — Sat 22 Aug 2026"
+    text, html = text_of(msg), html_of(msg)  # type: ignore[arg-type]
+    sections = [line for line in text.splitlines() if line.startswith("== ")]
+    assert [s.split(" (")[0] for s in sections] == [
+        "== TTP AND MILITANCY",
+        "== BORDER CLASHES AND CROSSINGS",
+        "== PAKISTAN–TALIBAN DIPLOMACY",
+    ]
+    assert sum(int(s.rsplit("(", 1)[1].rstrip(") =")) for s in sections) == total
+    assert f"The other {total - 500:,} are recorded" in text
+    assert "Taliban support fuels deadlier TTP attacks in Pakistan: UN" in text
+    assert "STORIES PER DAY" in text and "Stories per day, last 7 days" in html
+    assert (
+        '<span style="background:#fff0b3;color:#16202e;font-weight:bold;'
+        'border-radius:2px;padding:0 1px;">TTP</span>' in html
+    )
+    links = [line.strip() for line in text.splitlines() if line.startswith("  https://")]
+    assert len(links) == 500 and len(set(links)) == 500
+    checker = ActiveContent()
+    checker.feed(html)
+    assert checker.problems == []

@@ -455,17 +455,19 @@ class Store:
         return out
 
     def topic_activity(self, since: datetime) -> list[tuple[str, datetime]]:
-        """(topic, first seen) of every story first seen since `since`, once per topic."""
+        """(topic, when) of every story published (else first seen) since `since`, once per
+        topic: the counts behind the digest's 7-day view."""
         stories, items, matches = (_table(x) for x in (t.Story, t.Item, t.ItemMatch))
+        when = sa.func.coalesce(stories.c.published, stories.c.first_seen)
         query = (
-            sa.select(matches.c.topic, stories.c.id, stories.c.first_seen)
+            sa.select(matches.c.topic, stories.c.id, stories.c.published, stories.c.first_seen)
             .join(items, items.c.id == matches.c.item_id)
             .join(stories, stories.c.id == items.c.story_id)
-            .where(stories.c.first_seen >= since)
+            .where(when >= since)
             .distinct()
         )
         with self.engine.connect() as conn:
-            return [(topic, seen) for topic, _sid, seen in conn.execute(query)]
+            return [(topic, pub or seen) for topic, _sid, pub, seen in conn.execute(query)]
 
     def freeze_digest(
         self,
