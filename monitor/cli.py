@@ -210,3 +210,11 @@ def check(ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry
         dry_run=dry_run,
     )
     print_pass(report, dry_run=dry_run)
+    if not dry_run:
+        from datetime import UTC, datetime
+
+        from monitor.deliver import send_alerts
+
+        for rep in send_alerts(settings, store, datetime.now(UTC)):
+            line = f"alert {rep.digest_id} to {rep.recipient}: {rep.status}"
+            click.echo(line + (f" ({rep.error})" if rep.error else ""))

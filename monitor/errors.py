@@ -54,8 +54,15 @@ class SchemaBehindError(DatabaseError):
 
 
 class DeliveryError(MonitorError):
-    """A digest could not be delivered to a recipient; `permanent` separates 5xx from 4xx."""
+    """A digest could not be delivered to a recipient; `permanent` separates 5xx from 4xx.
 
-    def __init__(self, recipient: str, message: str, *, permanent: bool) -> None:
+    `uncertain` means the server may have accepted it anyway (the connection was lost after
+    the message was sent and before the reply), so a retry may duplicate it.
+    """
+
+    def __init__(
+        self, recipient: str, message: str, *, permanent: bool, uncertain: bool = False
+    ) -> None:
         self.recipient, self.message, self.permanent = recipient, message, permanent
+        self.uncertain = uncertain
         super().__init__(f"{recipient}: {message}")

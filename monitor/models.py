@@ -136,6 +136,8 @@ class StoryEntry:
     rules: tuple[str, ...]
     severity: str = "digest"
     terms: tuple[str, ...] = ()
+    alerted: bool = False  # already sent to this recipient in an alert email
+    highlights: tuple[Span, ...] = ()  # matched spans of `title` and `summary`, original offsets
 
 
 @dataclass(frozen=True, slots=True)

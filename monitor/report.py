@@ -79,13 +79,27 @@ def print_digests(rows: Sequence[DigestRow]) -> None:
     for col in ("id", "created", "kind", "recipient", "stories", "status", "attempts", "error"):
         table.add_column(col, overflow="fold")
     for d in rows:
+        if d.status == "sent":
+            status = f"[green]sent[/green] {_when(d.sent_at)}"
+        elif d.status == "failed":
+            status = "[red]failed (permanent)[/red]"
+        elif d.status == "pending":
+            retry = _when(d.next_attempt) if d.next_attempt else "now"
+            status = f"[yellow]pending[/yellow], retry {retry}"
+            if d.uncertain:
+                status += " (may have arrived)"
+        else:
+            status = d.status
+        stories = str(d.story_count)
+        if d.shown is not None and d.shown < d.story_count:
+            stories += f" ({d.shown} in full)"
         table.add_row(
             str(d.id),
             _when(d.created),
             d.kind,
             d.recipient,
-            str(d.story_count),
-            d.status,
+            stories,
+            status,
             str(d.attempts),
             d.error or "",
         )

@@ -29,6 +29,10 @@ def next_scheduled(now: datetime, send_at: str, timezone: str) -> datetime:
     return last_scheduled(now, send_at, timezone) + timedelta(days=1)
 
 
-def digest_due(last_digest: datetime | None, now: datetime, send_at: str, timezone: str) -> bool:
-    """True when no digest was made since the most recent scheduled send time."""
-    return last_digest is None or last_digest < last_scheduled(now, send_at, timezone)
+def digest_due(send_at: str, timezone: str, now: datetime, last: datetime | None) -> bool:
+    """Whether a daily digest is due: the local send time has passed and no digest was made
+    since. A new recipient's first digest waits for their send time."""
+    slot = last_scheduled(now, send_at, timezone)
+    if last is None:
+        return slot.date() == now.astimezone(ZoneInfo(timezone)).date()
+    return last < slot

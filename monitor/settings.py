@@ -77,6 +77,7 @@ class DigestConfig:
     timezone: str = "Asia/Karachi"
     recipients: tuple[Recipient, ...] = ()
     max_stories: int = 500
+    alert_interval_minutes: int = 30  # at most one alert email per recipient in this time
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,11 @@ class _Reader:
 
     def digest(self, t: Mapping[str, Any]) -> DigestConfig:
         p = "digest."
-        self.check_keys(t, p, {"from", "send_at", "timezone", "recipients", "max_stories"})
+        self.check_keys(
+            t,
+            p,
+            {"from", "send_at", "timezone", "recipients", "max_stories", "alert_interval_minutes"},
+        )
         sender = self.get(t, p, "from", str, DigestConfig.sender)
         if not _looks_like_address(sender):
             raise self.fail(p + "from", f"expected an email address, got {sender!r}")
@@ -333,7 +338,14 @@ class _Reader:
         rlist = self.get(t, p, "recipients", list, [])
         recipients = tuple(self.recipient(f"{p}recipients[{i}].", r) for i, r in enumerate(rlist))
         max_stories = self.get(t, p, "max_stories", int, DigestConfig.max_stories)
-        return DigestConfig(sender, send_at, tz, recipients, max_stories)
+        if max_stories < 1:
+            raise self.fail(p + "max_stories", "expected a positive number")
+        interval = self.get(
+            t, p, "alert_interval_minutes", int, DigestConfig.alert_interval_minutes
+        )
+        if interval < 0:
+            raise self.fail(p + "alert_interval_minutes", "expected 0 or more minutes")
+        return DigestConfig(sender, send_at, tz, recipients, max_stories, interval)
 
     def recipient(self, p: str, t: Any) -> Recipient:
         if not isinstance(t, dict):

@@ -91,10 +91,12 @@ def write_config(
     recipients: Sequence[str] = ("analyst@example.org",),
     smtp_port: int | None = None,
     extra: str = "",
+    rules: Path = RULES,
+    digest_extra: str = "",
 ) -> Path:
     """A monitor.toml polling `feeds` (name, url) on 127.0.0.1, using the project's rules."""
     lines = [
-        f"rules = {toml_str(str(RULES))}",
+        f"rules = {toml_str(str(rules))}",
         "[database]",
         f"url = {toml_str(db_url)}",
         "[fetch]",
@@ -112,6 +114,7 @@ def write_config(
             "timeout_seconds = 10",
         ]
     lines += ["[digest]", 'from = "monitor@example.org"', 'timezone = "Asia/Karachi"']
+    lines += [digest_extra] if digest_extra else []
     for address in recipients:
         lines += ["[[digest.recipients]]", f"address = {toml_str(address)}"]
     for name, url in feeds:

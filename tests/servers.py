@@ -101,15 +101,24 @@ class FeedServer:
 
 
 class SmtpSink:
-    """An aiosmtpd server on 127.0.0.1 that records messages and can be scripted to answer
-    DATA with a given reply (e.g. '451 try later') for the next N messages."""
+    """An aiosmtpd server on 127.0.0.1 that records messages and can be scripted.
 
-    def __init__(self) -> None:
+    - `data_replies`: replies to the final "." for the next messages (e.g. '451 try later');
+    - `refuse`: recipient -> reply to RCPT TO (e.g. '550 no such user');
+    - `drop_after_data`: for the next N messages, keep the message (it arrived) but close the
+      connection instead of replying 250, so the client cannot know it was delivered;
+    - `size_limit`: advertised as SIZE in the EHLO reply and enforced (552 above it);
+    - `port`: listen on this port (to bring a server up where one was down).
+    """
+
+    def __init__(self, port: int | None = None, size_limit: int | None = None) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []
         self.data_replies: list[str] = []
         self.refuse: dict[str, str] = {}  # recipient -> reply for RCPT TO
+        self.drop_after_data = 0
         sink = self
 
         class Handler:
@@ -126,11 +135,21 @@ class SmtpSink:
                     return sink.data_replies.pop(0)
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)
                 sink.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+                sink.raw.append(envelope.original_content)
+                if sink.drop_after_data > 0:
+                    sink.drop_after_data -= 1
+                    server.transport.abort()  # the message is here; the 250 never leaves
                 return "250 Message accepted"
 
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.port = port or free_port()
+        kwargs: dict[str, Any] = {}
+        if size_limit is not None:
+            kwargs["data_size_limit"] = size_limit
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
         self.controller.start()
+
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for _, m in self.messages]
 
     def close(self) -> None:
         self.controller.stop()

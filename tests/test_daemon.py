@@ -269,10 +269,13 @@ def test_one_catch_up_digest_after_downtime(
     )
     config.write_text(text)
     outbox = tmp_path / "outbox"
-    for _ in range(2):
+    for run_no in range(1, 3):
         d = Proc(config)
         procs.append(d)
-        until(lambda: feed_server.hits["/f.xml"] >= 1, what="a poll")
+        until(
+            lambda: count(sqlite_url, "SELECT count(*) FROM daemon_beat") >= run_no,
+            what="a poll tick",
+        )
         until(
             lambda: count(sqlite_url, "SELECT count(*) FROM digest") >= 1,
             what="the catch-up digest",

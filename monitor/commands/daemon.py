@@ -87,7 +87,7 @@ def status(ctx: click.Context) -> None:
         table.add_row(
             r.address,
             f"{schedule.next_scheduled(now, send_at, tz):%Y-%m-%d %H:%M} UTC ({send_at} {tz})",
-            _t(store.last_digest_at(r.address)),
+            _t(store.last_digest_created(r.address, "digest")),
         )
     console.print(table)
 

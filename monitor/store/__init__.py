@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.models import FeedState, Item, Match, StoryEntry
+from monitor.models import FeedState, Item, Match, Span, StoryEntry
 from monitor.settings import FeedConfig
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
@@ -73,6 +73,10 @@ class DigestRow:
     attempts: int
     error: str | None
     story_count: int
+    next_attempt: datetime | None = None
+    last_attempt: datetime | None = None
+    uncertain: bool = False
+    shown: int | None = None
 
 
 class Store:
@@ -299,7 +303,7 @@ class Store:
 
     # -- digests -----------------------------------------------------------------------
 
-    def undelivered_stories(
+    def undelivered_story_ids(
         self,
         recipient: str,
         *,
@@ -307,15 +311,18 @@ class Store:
         min_severity: str = "digest",
         limit: int | None = None,
         kind: str = "digest",
-    ) -> list[StoryEntry]:
+        since: datetime | None = None,
+    ) -> list[int]:
         """Stories not yet frozen into a digest of this kind for `recipient`, newest first."""
-        stories, items, matches, feeds, ds = (
-            _table(x) for x in (t.Story, t.Item, t.ItemMatch, t.Feed, t.DigestStory)
+        stories, items, matches, ds = (
+            _table(x) for x in (t.Story, t.Item, t.ItemMatch, t.DigestStory)
         )
         delivered = sa.select(ds.c.story_id).where(ds.c.recipient == recipient, ds.c.kind == kind)
-        query = sa.select(stories).where(stories.c.id.not_in(delivered))
+        query = sa.select(stories.c.id).where(stories.c.id.not_in(delivered))
         if min_severity == "alert":
             query = query.where(stories.c.severity == "alert")
+        if since is not None:
+            query = query.where(stories.c.first_seen >= since)
         if topics:
             query = query.where(
                 sa.exists().where(
@@ -329,13 +336,58 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-            ids = [r["id"] for r in rows]
-            detail = (
-                conn.execute(
+            return [int(x) for x in conn.execute(query).scalars()]
+
+    def undelivered_stories(
+        self,
+        recipient: str,
+        *,
+        topics: Sequence[str] = (),
+        min_severity: str = "digest",
+        limit: int | None = None,
+        kind: str = "digest",
+        since: datetime | None = None,
+    ) -> list[StoryEntry]:
+        """The StoryEntry objects of `undelivered_story_ids`, newest first."""
+        ids = self.undelivered_story_ids(
+            recipient,
+            topics=topics,
+            min_severity=min_severity,
+            limit=limit,
+            kind=kind,
+            since=since,
+        )
+        return self.stories_by_ids(ids, recipient=recipient)
+
+    def stories_by_ids(
+        self, story_ids: Sequence[int], *, recipient: str | None = None
+    ) -> list[StoryEntry]:
+        """These stories as a digest shows them, in the given order (unknown ids skipped).
+
+        With `recipient`, `alerted` tells whether the story was frozen into an alert for them.
+        `highlights` are the stored match spans of the story's title and of the item whose
+        summary is shown, with offsets into those original texts.
+        """
+        stories, items, matches, feeds, ds = (
+            _table(x) for x in (t.Story, t.Item, t.ItemMatch, t.Feed, t.DigestStory)
+        )
+        ids = list(dict.fromkeys(story_ids))
+        rows: dict[int, Any] = {}
+        detail: list[Any] = []
+        alerted: set[int] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                rows.update(
+                    (r["id"], r)
+                    for r in conn.execute(
+                        sa.select(stories).where(stories.c.id.in_(chunk))
+                    ).mappings()
+                )
+                detail += conn.execute(
                     sa.select(
                         items.c.story_id,
                         items.c.id,
+                        items.c.title,
                         items.c.summary,
                         feeds.c.name,
                         matches.c.topic,
@@ -344,43 +396,78 @@ class Store:
                     )
                     .join(feeds, feeds.c.id == items.c.feed_id)
                     .join(matches, matches.c.item_id == items.c.id, isouter=True)
-                    .where(items.c.story_id.in_(ids))
-                    .order_by(items.c.id)
+                    .where(items.c.story_id.in_(chunk))
+                    .order_by(items.c.id, matches.c.id)
                 ).all()
-                if ids
-                else []
-            )
-        acc: dict[int, dict[str, dict[str, None]]] = defaultdict(
-            lambda: {"outlets": {}, "topics": {}, "rules": {}, "terms": {}, "summary": {}}
-        )
-        for story_id, _item_id, summary, outlet, topic, rule_id, spans in detail:
+                if recipient is not None:
+                    alerted.update(
+                        conn.execute(
+                            sa.select(ds.c.story_id).where(
+                                ds.c.recipient == recipient,
+                                ds.c.kind == "alert",
+                                ds.c.story_id.in_(chunk),
+                            )
+                        ).scalars()
+                    )
+        acc: dict[int, _StoryAcc] = defaultdict(_StoryAcc)
+        for story_id, item_id, title, summary, outlet, topic, rule_id, spans in detail:
             a = acc[story_id]
-            a["outlets"][outlet] = None
-            a["summary"].setdefault(summary or "", None)
+            a.outlets[outlet] = None
+            if a.summary_item is None and summary:
+                a.summary_item, a.summary = item_id, summary
+            a.titles.setdefault(item_id, title)
             if topic:
-                a["topics"][topic] = None
-                a["rules"][rule_id] = None
-                for span in json.loads(spans or "[]"):
-                    a["terms"][span[3]] = None
+                a.topics[topic] = None
+                a.rules[rule_id] = None
+                for field_, start, end, text in json.loads(spans or "[]"):
+                    a.terms[text] = None
+                    a.spans.append((item_id, Span(field_, int(start), int(end), text)))
         out = []
-        for r in rows:
-            a = acc[r["id"]]
+        for sid in ids:
+            r = rows.get(sid)
+            if r is None:
+                continue
+            a = acc[sid]
+            title_item = next((i for i, ti in a.titles.items() if ti == r["title"]), None)
+            highlights = tuple(
+                span
+                for item_id, span in a.spans
+                if (span.field == "title" and item_id == title_item)
+                or (span.field == "summary" and item_id == a.summary_item)
+            )
             out.append(
                 StoryEntry(
-                    story_id=r["id"],
+                    story_id=sid,
                     title=r["title"],
                     url=r["url"],
-                    summary=next(iter(a["summary"]), ""),
+                    summary=a.summary,
                     published=r["published"],
                     first_seen=r["first_seen"],
-                    outlets=tuple(a["outlets"]),
-                    topics=tuple(a["topics"]),
-                    rules=tuple(a["rules"]),
+                    outlets=tuple(a.outlets),
+                    topics=tuple(a.topics),
+                    rules=tuple(a.rules),
                     severity=r["severity"],
-                    terms=tuple(a["terms"]),
+                    terms=tuple(a.terms),
+                    alerted=sid in alerted,
+                    highlights=highlights,
                 )
             )
         return out
+
+    def topic_activity(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(topic, when) of every story published (else first seen) since `since`, once per
+        topic: the counts behind the digest's 7-day view."""
+        stories, items, matches = (_table(x) for x in (t.Story, t.Item, t.ItemMatch))
+        when = sa.func.coalesce(stories.c.published, stories.c.first_seen)
+        query = (
+            sa.select(matches.c.topic, stories.c.id, stories.c.published, stories.c.first_seen)
+            .join(items, items.c.id == matches.c.item_id)
+            .join(stories, stories.c.id == items.c.story_id)
+            .where(when >= since)
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return [(topic, pub or seen) for topic, _sid, pub, seen in conn.execute(query)]
 
     def freeze_digest(
         self,
@@ -423,16 +510,69 @@ class Store:
         except sa.exc.IntegrityError:
             return None
 
+    def extend_digest(self, digest_id: int, story_ids: Sequence[int]) -> int:
+        """Add stories to a pending digest that was certainly never delivered; return how many.
+
+        Stories already frozen for this recipient and kind are skipped by the unique index.
+        """
+        ds = _table(t.DigestStory)
+        if not story_ids:
+            return 0
+        with self.engine.begin() as conn:
+            d = (
+                conn.execute(sa.select(_table(t.Digest)).where(_table(t.Digest).c.id == digest_id))
+                .mappings()
+                .one_or_none()
+            )
+            if d is None or d["status"] != "pending" or d["uncertain"]:
+                return 0
+            added = 0
+            for sid in story_ids:
+                res = conn.execute(
+                    self._insert(ds)
+                    .values(
+                        digest_id=digest_id, recipient=d["recipient"], kind=d["kind"], story_id=sid
+                    )
+                    .on_conflict_do_nothing()
+                )
+                added += res.rowcount or 0
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(ds).where(ds.c.digest_id == digest_id)
+            ).scalar_one()
+            conn.execute(
+                sa.update(_table(t.Digest))
+                .where(_table(t.Digest).c.id == digest_id)
+                .values(story_count=total)
+            )
+            return added
+
     def mark_digest(
-        self, digest_id: int, status: str, now: datetime, error: str | None = None
+        self,
+        digest_id: int,
+        status: str,
+        now: datetime,
+        error: str | None = None,
+        *,
+        next_attempt: datetime | None = None,
+        uncertain: bool = False,
+        shown: int | None = None,
     ) -> None:
-        """Record the outcome of a delivery attempt: 'sent', 'pending' (retry) or 'failed'."""
+        """Record the outcome of a delivery attempt: 'sent', 'pending' (retry) or 'failed'.
+
+        `uncertain` says the attempt may have delivered the message (connection lost after the
+        final "."); once set it stays set until the digest is sent.
+        """
         with Session(self.engine) as s:
             d = s.get(t.Digest, digest_id)
             if d is None:
                 return
             d.status, d.error = status, error
             d.attempts += 1
+            d.last_attempt = now
+            d.next_attempt = next_attempt if status == "pending" else None
+            d.uncertain = d.uncertain or uncertain
+            if shown is not None:
+                d.shown = shown
             if status == "sent":
                 d.sent_at = now
             s.add(d)
@@ -441,19 +581,61 @@ class Store:
     def digest_stories(self, digest_id: int) -> list[int]:
         with Session(self.engine) as s:
             return list(
-                s.exec(select(t.DigestStory.story_id).where(t.DigestStory.digest_id == digest_id))
+                s.exec(
+                    select(t.DigestStory.story_id)
+                    .where(t.DigestStory.digest_id == digest_id)
+                    .order_by(col(t.DigestStory.id))
+                )
             )
 
-    def last_digest_at(self, recipient: str, kind: str = "digest") -> datetime | None:
-        """When the newest digest of this kind was made for `recipient` (any status)."""
-        d = _table(t.Digest)
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(sa.func.max(d.c.created)).where(
-                    d.c.recipient == recipient, d.c.kind == kind
+    def digest(self, digest_id: int) -> DigestRow | None:
+        with Session(self.engine) as s:
+            d = s.get(t.Digest, digest_id)
+            return _digest_row(d) if d is not None else None
+
+    def requeue_digest(self, digest_id: int) -> DigestRow | None:
+        """Make a failed or pending copy pending and due now; None if there is no such copy."""
+        with Session(self.engine) as s:
+            d = s.get(t.Digest, digest_id)
+            if d is None or d.status not in ("failed", "pending"):
+                return None
+            d.status, d.next_attempt = "pending", None
+            s.add(d)
+            s.commit()
+            s.refresh(d)
+            return _digest_row(d)
+
+    def pending_digests(
+        self,
+        *,
+        recipient: str | None = None,
+        kind: str | None = None,
+        due: datetime | None = None,
+    ) -> list[DigestRow]:
+        """Pending digests, oldest first; with `due`, only those whose next attempt has come."""
+        query = select(t.Digest).where(t.Digest.status == "pending")
+        if recipient is not None:
+            query = query.where(t.Digest.recipient == recipient)
+        if kind is not None:
+            query = query.where(t.Digest.kind == kind)
+        if due is not None:
+            query = query.where(
+                sa.or_(col(t.Digest.next_attempt).is_(None), col(t.Digest.next_attempt) <= due)
+            )
+        with Session(self.engine) as s:
+            return [_digest_row(d) for d in s.exec(query.order_by(col(t.Digest.id)))]
+
+    def last_digest_created(self, recipient: str, kind: str) -> datetime | None:
+        """When the newest digest of this kind was frozen for `recipient` (any status)."""
+        with Session(self.engine) as s:
+            value = s.exec(
+                select(sa.func.max(t.Digest.created)).where(
+                    t.Digest.recipient == recipient, t.Digest.kind == kind
                 )
-            ).scalar()
-        return value if isinstance(value, datetime) else None  # max() keeps UTCDateTime
+            ).one()
+        if value is None:
+            return None
+        return _utc(value)
 
     # -- daemons -----------------------------------------------------------------------
 
@@ -498,21 +680,54 @@ class Store:
         if status:
             query = query.where(t.Digest.status == status)
         with Session(self.engine) as s:
-            return [
-                DigestRow(
-                    d.id or 0,
-                    d.recipient,
-                    d.kind,
-                    d.created,
-                    d.status,
-                    d.sent_at,
-                    d.message_id,
-                    d.attempts,
-                    d.error,
-                    d.story_count,
-                )
-                for d in s.exec(query)
-            ]
+            return [_digest_row(d) for d in s.exec(query)]
+
+
+class _StoryAcc:
+    """What `stories_by_ids` gathers about one story from its items and matches."""
+
+    def __init__(self) -> None:
+        self.outlets: dict[str, None] = {}
+        self.topics: dict[str, None] = {}
+        self.rules: dict[str, None] = {}
+        self.terms: dict[str, None] = {}
+        self.titles: dict[int, str] = {}
+        self.summary = ""
+        self.summary_item: int | None = None
+        self.spans: list[tuple[int, Span]] = []
+
+
+def _digest_row(d: t.Digest) -> DigestRow:
+    return DigestRow(
+        d.id or 0,
+        d.recipient,
+        d.kind,
+        d.created,
+        d.status,
+        d.sent_at,
+        d.message_id,
+        d.attempts,
+        d.error,
+        d.story_count,
+        next_attempt=d.next_attempt,
+        last_attempt=d.last_attempt,
+        uncertain=d.uncertain,
+        shown=d.shown,
+    )
+
+
+def _utc(value: Any) -> datetime:
+    """A max() over a UTC column comes back raw on SQLite (a naive datetime or a string)."""
+    from datetime import UTC
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 @dataclass(frozen=True, slots=True)

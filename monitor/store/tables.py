@@ -120,8 +120,13 @@ class Digest(SQLModel, table=True):
     message_id: str = Field(max_length=300)
     attempts: int = 0
     next_attempt: datetime | None = _dt(default=None)
+    last_attempt: datetime | None = _dt(default=None)
+    # The last attempt may have delivered it (connection lost after the final "."): resend as
+    # is, with the same Message-ID, and never add stories to it.
+    uncertain: bool = False
     error: str | None = Field(default=None, max_length=2000)
     story_count: int = 0
+    shown: int | None = None  # stories shown in full in the last rendering; the rest counted
 
 
 class DigestStory(SQLModel, table=True):
