@@ -273,7 +273,7 @@ def test_one_catch_up_digest_after_downtime(
         d = Proc(config)
         procs.append(d)
         until(
-            lambda: count(sqlite_url, "SELECT count(*) FROM daemon_beat") >= run_no,
+            lambda n=run_no: count(sqlite_url, "SELECT count(*) FROM daemon_beat") >= n,
             what="a poll tick",
         )
         until(
