@@ -41,6 +41,8 @@ def print_pass(report: PassReport, *, dry_run: bool = False) -> None:
             topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
             table.add_row(topics or topic, nm.item.title, nm.item.source, _when(nm.item.published))
         console.print(table)
+    for notice in report.notices:
+        console.print(f"[yellow]moved[/yellow] {notice}", markup=True)
     for f in report.failures:
         console.print(f"[red]failed[/red] {f.name} ({f.url}): {f.error}", markup=True)
     console.print(

@@ -100,6 +100,7 @@ def write_config(
         "[fetch]",
         'allow_networks = ["127.0.0.1/32"]',
         "timeout_seconds = 10",
+        "per_host_spacing_seconds = 0",  # every test feed shares one host
         "[delivery]",
         f"outbox = {toml_str(str(directory / 'outbox'))}",
     ]
