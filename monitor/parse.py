@@ -47,12 +47,16 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if content_type:
         headers["content-type"] = content_type
     # A file object, never bytes or text: feedparser would treat a string as a URL or path.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # hostile bytes can trip feedparser itself (found by fuzzing)
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FeedError(url, "parse", f"not a feed: the parser failed ({detail})") from None
     entries = list(parsed.get("entries") or [])
     version = parsed.get("version") or ""
     if not entries and not version:
