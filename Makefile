@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+# feedparser's test corpus, fetched once with pip (network at setup time only). A failure is
+# ignored here so that the corpus test itself fails and says how to get it.
+CORPUS := scripts/.cache/feedparser-corpus/.complete
+
+$(CORPUS):
+	-$(BIN)/python scripts/get_feedparser_corpus.py
+
+test: $(STAMP) $(CORPUS)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 check: $(STAMP)

@@ -180,6 +180,18 @@ def db_current(ctx: click.Context) -> None:
     )
 
 
+@db.command("prune")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
+@click.pass_context
+def db_prune(ctx: click.Context, days: int) -> None:
+    """Delete items first seen more than DAYS ago; tombstones keep them from coming back."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    pruned = open_store(ctx).prune(now - timedelta(days=days), now)
+    click.echo(f"pruned {pruned} items older than {days} days")
+
+
 # -- check -----------------------------------------------------------------------------
 
 

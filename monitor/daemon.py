@@ -116,12 +116,12 @@ class Daemon:
     def run(self) -> int:
         from monitor.match import Matcher
 
+        self._install_signals()  # first: a SIGTERM during start-up still stops cleanly
         self.lock.acquire()
         try:
             self.store = Store(self.settings.database_url)  # refuses a database that is behind
             self.store.sync_feeds(self.settings.feeds)
             self.matcher = Matcher.from_file(self.settings.rules_path)
-            self._install_signals()
             self._start_http()
             self._start_scheduler()
             log.info("daemon started", extra={"count": len(self.settings.feeds)})

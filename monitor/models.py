@@ -39,6 +39,7 @@ class FetchResult:
     error_kind: str | None = None
     not_modified: bool = False
     retry_after: float | None = None  # seconds, when the server asked us to wait
+    max_age: float | None = None  # Cache-Control max-age, a minimum wait before the next poll
 
     @property
     def ok(self) -> bool:
@@ -119,6 +120,7 @@ class PassReport:
     matched: tuple[NewMatch, ...] = ()
     failures: tuple[FeedFailure, ...] = ()
     not_modified: int = 0
+    notices: tuple[str, ...] = ()  # feeds that moved (301/308) or were disabled as duplicates
 
 
 @dataclass(frozen=True, slots=True)

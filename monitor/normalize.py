@@ -1,7 +1,8 @@
 """Turning raw feed entries into `Item`s: identity key, canonical URL, plain text, UTC dates.
 
-Text is extracted from whatever markup a feed carries and stored as plain text (valid
-UTF-8, no NUL or control characters); rendering escapes it again, so no feed markup is ever
+Text is extracted from whatever markup a feed carries (with lexbor via selectolax: fast, and
+an HTML5 parser, so it reads markup as browsers do) and stored as plain text (valid UTF-8, no
+NUL or control characters, no tags); rendering escapes it again, so no feed markup is ever
 active downstream. Dates that are missing or absurd fall back to the fetch time.
 """
 
@@ -14,8 +15,9 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
 
 from monitor.canonical import canonical_url
 from monitor.models import FeedState, Item
@@ -25,47 +27,42 @@ MAX_SUMMARY = 2000
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any news feed existed
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
-_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+# A space before every block-level tag keeps words of adjacent paragraphs apart.
+_BLOCK = re.compile(
+    r"(?=<(?:/?(?:p|div|br|li|ul|ol|tr|td|th|table|h[1-6]|blockquote|section|article)\b))",
+    re.IGNORECASE,
+)
+# Something a browser would treat as a tag; none may survive into stored text.
+_TAG = re.compile(r"<[A-Za-z!/?][^<>]*>")
 
 
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, dropping scripts and styles."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self.skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self.skip:
-            self.skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
+def _html_text(text: str) -> str:
+    """The text of an HTML fragment (lexbor, a fast HTML5 parser), without scripts and styles."""
+    tree = LexborHTMLParser(_BLOCK.sub(" ", text))
+    tree.strip_tags(["script", "style", "noscript", "template"])
+    return tree.root.text(separator="") if tree.root is not None else ""
 
 
 def clean_text(value: Any, limit: int) -> str:
-    """Plain, single-spaced, NUL- and control-free text from a possibly-HTML value."""
+    """Plain, single-spaced, NUL- and control-free text from a possibly-HTML value.
+
+    Markup is removed until none is left: escaped markup inside markup (`&lt;script&gt;` in
+    an HTML summary) becomes a tag after one pass, so extraction repeats, and whatever still
+    looks like a tag after three passes is cut out.
+    """
     if not value:
         return ""
-    text = str(value)
-    if "<" in text:
-        parser = _TextExtractor()
-        try:
-            parser.feed(text)
-            parser.close()
-            text = "".join(parser.parts)
-        except Exception:
-            text = re.sub(r"<[^>]*>", " ", text)
-    elif "&" in text:
-        text = html.unescape(text)
+    text = str(value).replace("\x00", "")
+    for _ in range(3):
+        if "<" in text and _TAG.search(text):
+            text = _html_text(text)
+        elif "&" in text:
+            text = html.unescape(text)
+            if not _TAG.search(text):
+                break
+        else:
+            break
+    text = _TAG.sub(" ", text)
     text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
     text = _SPACE.sub(" ", text).strip()
     # Lone surrogates cannot be stored as UTF-8 (PostgreSQL refuses them).

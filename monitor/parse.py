@@ -9,6 +9,7 @@ escapes the text itself.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -19,13 +20,15 @@ import feedparser
 
 from monitor.errors import FeedError
 
-# Entity declarations anywhere in the prologue, in UTF-8/ASCII or UTF-16 (either byte order).
-_ENTITY_PATTERNS = (
-    re.compile(rb"<!ENTITY", re.IGNORECASE),
-    re.compile("<!ENTITY".encode("utf-16-le"), re.IGNORECASE),
-    re.compile("<!ENTITY".encode("utf-16-be"), re.IGNORECASE),
+# Entity declarations and internal DTD subsets anywhere in the document, in every encoding an
+# XML parser detects without a declaration (UTF-8 and ASCII supersets, UTF-16, UTF-32).
+_CODECS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_ENTITY_PATTERNS = tuple(
+    re.compile(b"".join(re.escape(c.encode(codec)) for c in "<!ENTITY"), re.IGNORECASE)
+    for codec in ("ascii", *_CODECS)
 )
 _INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
+_WIDE_DOCTYPE = tuple("<!DOCTYPE".encode(codec) for codec in _CODECS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +39,24 @@ class ParsedFeed:
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document; raise FeedError when it is refused or is not a feed."""
-    if any(p.search(body) for p in _ENTITY_PATTERNS) or _INTERNAL_SUBSET.search(body):
+    if refused_xml(body):
         raise FeedError(url, "entities", "entity declarations are not allowed in feeds")
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return parse_json_feed(body, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    # A file object, never bytes or text: feedparser would treat a string as a URL or path.
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # hostile bytes can trip feedparser itself (found by fuzzing)
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FeedError(url, "parse", f"not a feed: the parser failed ({detail})") from None
     entries = list(parsed.get("entries") or [])
     version = parsed.get("version") or ""
     if not entries and not version:
@@ -54,6 +65,20 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         raise FeedError(url, "parse", f"not a feed (no RSS, Atom or JSON Feed found){detail}")
     title = str(parsed.get("feed", {}).get("title") or "")
     return ParsedFeed(title=title, entries=entries)
+
+
+def refused_xml(body: bytes) -> bool:
+    """True when the document declares entities or has an internal DTD subset."""
+    if any(p.search(body) for p in _ENTITY_PATTERNS) or _INTERNAL_SUBSET.search(body):
+        return True
+    # An internal subset in a wide encoding: decode just enough to look at the DOCTYPE.
+    for codec, marker in zip(_CODECS, _WIDE_DOCTYPE, strict=True):
+        at = body.find(marker)
+        if at >= 0 and at % (len(marker) // 9) == 0:
+            head = body[at : at + 4096 * len(marker) // 9].decode(codec, "ignore")
+            if _INTERNAL_SUBSET.search(head.encode("utf-8", "ignore")):
+                return True
+    return False
 
 
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:

@@ -1,7 +1,9 @@
 """One poll pass, end to end: the only module that knows the order of the stages.
 
-due feeds (store) → fetch (concurrent) → parse → normalize → match → store (one short
-transaction per feed). `monitor check` and the daemon call the same `poll`.
+due feeds (store) → fetch (concurrent, bounded) → parse + normalize (a process pool, off the
+event loop) → match → store (one short transaction per feed). Feeds flow through one at a
+time, so at most a few bodies are held at once. `monitor check` and the daemon call `poll`.
+Per-feed failures are results, recorded on the feed; they never stop the pass.
 """
 
 from __future__ import annotations
@@ -10,22 +12,27 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from monitor import sources
 from monitor.canonical import canonical_url
-from monitor.errors import FeedError
-from monitor.fetch import fetch_all
+from monitor.fetch import Limiter, fetch_one, make_client
+from monitor.itemize import Itemized, itemize
 from monitor.match import Matcher
-from monitor.models import FeedFailure, FeedState, FetchResult, Item, NewMatch, PassReport
-from monitor.normalize import normalize
-from monitor.parse import parse_feed
+from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
 
 log = logging.getLogger(__name__)
+
+# Below this many feeds in a pass, starting worker processes costs more than it saves.
+POOL_MIN_FEEDS = 8
 
 
 def poll(
@@ -46,103 +53,163 @@ def poll(
     """
     now = now or datetime.now(UTC)
     feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
-    results = asyncio.run(_fetch_until_stopped(feeds, settings, stop)) if feeds else []
-    intervals = store.feed_intervals()
-    failures: list[FeedFailure] = []
-    matched: list[NewMatch] = []
-    new_items = not_modified = 0
-    for result in results:
-        feed = result.feed
-        interval = intervals.get(feed.id) or settings.fetch.interval_minutes
+    if not feeds:
+        return PassReport()
+    run = _Pass(settings, store, matcher, now, dry_run, stop)
+    asyncio.run(run.all(feeds))
+    return run.report()
+
+
+@dataclass
+class _Pass:
+    settings: Settings
+    store: Store
+    matcher: Matcher
+    now: datetime
+    dry_run: bool
+    stop: threading.Event | None = None
+    failures: list[FeedFailure] = field(default_factory=list)
+    matched: list[NewMatch] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    polled: int = 0
+    new_items: int = 0
+    not_modified: int = 0
+
+    async def all(self, feeds: list[FeedState]) -> None:
+        cfg = self.settings.fetch
+        workers = cfg.parse_workers or os.cpu_count() or 1
+        pool: Executor | None = None
+        if workers > 1 and len(feeds) >= POOL_MIN_FEEDS:
+            pool = _process_pool(workers)
+        intervals = self.store.feed_intervals()
+        # Bodies in flight (fetched, not yet stored) are bounded by this gate.
+        gate = asyncio.Semaphore(max(cfg.concurrency, 2 * workers))
+        limiter = Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
         try:
-            items, body_hash = _items_of(result, now)
-        except FeedError as exc:
-            log.warning(
-                "feed failed", extra={"feed": feed.name, "url": feed.url, "error": exc.message}
-            )
-            failures.append(FeedFailure(feed.name, feed.url, exc.message, exc.kind))
-            if not dry_run:
-                store.record_fetch(feed.id, _failure(result, exc.message, now, interval, settings))
-            continue
-        if items is None:
-            not_modified += 1
+            async with make_client(cfg) as client:
+
+                async def one(feed: FeedState) -> None:
+                    async with gate:
+                        result = await fetch_one(feed, cfg, client, limiter)
+                        itemized, body_hash = await self._itemize(result, pool)
+                        self._store(result, itemized, body_hash, intervals.get(feed.id))
+
+                await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    async def _until_stopped(self, work: asyncio.Future[list[None]]) -> None:
+        """Wait for the pass; when `stop` is set, abandon what is in flight (it stays due)."""
+        while not work.done():
+            if self.stop is not None and self.stop.is_set():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return
+            await asyncio.wait({work}, timeout=0.2)
+        work.result()
+
+    async def _itemize(
+        self, result: FetchResult, pool: Executor | None
+    ) -> tuple[Itemized | None, str | None]:
+        """Items of a changed body; None when unchanged (304, or the same body hash)."""
+        feed = result.feed
+        if not result.ok:
+            return Itemized(error_kind=result.error_kind, error=result.error), None
+        if result.not_modified or result.body is None:
+            return None, feed.body_hash
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        if body_hash == feed.body_hash:
+            return None, body_hash  # validators changed but the body did not: same as a 304
+        loop = asyncio.get_running_loop()
+        args = (result.body, feed, result.content_type, self.now)
+        try:
+            if pool is None:
+                return await asyncio.to_thread(itemize, *args), body_hash
+            return await loop.run_in_executor(pool, itemize, *args), body_hash
+        except BrokenProcessPool:
+            return Itemized(error_kind="parse", error="the parser process died on this feed"), None
+
+    def _store(
+        self,
+        result: FetchResult,
+        itemized: Itemized | None,
+        body_hash: str | None,
+        override: int | None,
+    ) -> None:
+        feed, now = result.feed, self.now
+        interval: float = override or self.settings.fetch.interval_minutes
+        self.polled += 1
+        if itemized is not None and itemized.error is not None:
+            message = itemized.error
+            log.warning("feed failed", extra={"feed": feed.name, "url": feed.url, "error": message})
+            kind = itemized.error_kind or "error"
+            self.failures.append(FeedFailure(feed.name, feed.url, message, kind))
+            if not self.dry_run:
+                self.store.record_fetch(feed.id, self._failure(result, message, interval))
+            return
+        if itemized is None:
+            self.not_modified += 1
         decided = [
-            NewItem(i, canonical_url(i.url) if i.url else None, tuple(matcher.match(i)))
-            for i in items or ()
+            NewItem(i, canonical_url(i.url) if i.url else None, tuple(self.matcher.match(i)))
+            for i in (itemized.items if itemized else ())
         ]
-        added = store.new_only(decided) if dry_run else store.add_items(decided)
-        new_items += len(added)
-        matched.extend(NewMatch(n.item, n.matches) for n in added if n.matches)
-        if not dry_run:
-            store.record_fetch(
-                feed.id,
-                FetchOutcome(
-                    checked=now,
-                    next_check=sources.next_check(now, interval),
-                    ok=True,
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    body_hash=body_hash,
-                ),
-            )
-    return PassReport(
-        feeds_polled=len(results),
-        new_items=new_items,
-        new_matches=len(matched),
-        matched=tuple(matched),
-        failures=tuple(failures),
-        not_modified=not_modified,
-    )
+        added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
+        self.new_items += len(added)
+        self.matched.extend(NewMatch(n.item, n.matches) for n in added if n.matches)
+        if self.dry_run:
+            return
+        self.store.record_fetch(
+            feed.id,
+            FetchOutcome(
+                checked=now,
+                next_check=sources.next_check(now, interval, max_age=result.max_age),
+                ok=True,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+            ),
+        )
+        if result.final_url and result.final_url != feed.url:
+            notice = self.store.move_feed(feed.id, result.final_url, now)
+            if notice:
+                log.warning("%s", notice)
+                self.notices.append(notice)
+
+    def _failure(self, result: FetchResult, message: str, interval: float) -> FetchOutcome:
+        feed, cfg = result.feed, self.settings.fetch
+        return FetchOutcome(
+            checked=self.now,
+            ok=False,
+            error=message,
+            gone=result.status == 410,
+            next_check=sources.next_check(
+                self.now,
+                interval,
+                error_streak=feed.error_streak + 1,
+                max_backoff_hours=cfg.max_backoff_hours,
+                retry_after=result.retry_after,
+            ),
+        )
+
+    def report(self) -> PassReport:
+        return PassReport(
+            feeds_polled=self.polled,
+            new_items=self.new_items,
+            new_matches=len(self.matched),
+            matched=tuple(self.matched),
+            failures=tuple(self.failures),
+            not_modified=self.not_modified,
+            notices=tuple(self.notices),
+        )
 
 
-async def _fetch_until_stopped(
-    feeds: list[FeedState], settings: Settings, stop: threading.Event | None
-) -> list[FetchResult]:
-    task = asyncio.ensure_future(fetch_all(feeds, settings.fetch))
-    while not task.done():
-        if stop is not None and stop.is_set():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            return []
-        await asyncio.wait({task}, timeout=0.2)
-    return task.result()
+def _process_pool(workers: int) -> Executor:
+    """Worker processes started by a fork server: no threads or sockets of this process are
+    inherited, and each worker imports only the parsing modules."""
+    import multiprocessing
 
-
-def _items_of(result: FetchResult, now: datetime) -> tuple[list[Item] | None, str | None]:
-    """The items of a fetched feed, or None when it has not changed; raise FeedError on failure."""
-    feed = result.feed
-    if not result.ok:
-        raise FeedError(feed.url, result.error_kind or "error", result.error or "fetch failed")
-    if result.not_modified or result.body is None:
-        return None, feed.body_hash
-    body_hash = hashlib.sha256(result.body).hexdigest()
-    if body_hash == feed.body_hash:
-        return None, body_hash  # validators changed but the body did not: same as a 304
-    parsed = parse_feed(result.body, feed.url, result.content_type)
-    seen: set[str] = set()
-    items = []
-    for entry in parsed.entries:
-        item = normalize(entry, feed, now)
-        if item.key not in seen:  # one document may repeat a GUID: keep its first item
-            seen.add(item.key)
-            items.append(item)
-    return items, body_hash
-
-
-def _failure(
-    result: FetchResult, message: str, now: datetime, interval: float, settings: Settings
-) -> FetchOutcome:
-    return FetchOutcome(
-        checked=now,
-        ok=False,
-        error=message,
-        gone=result.status == 410,
-        next_check=sources.next_check(
-            now,
-            interval,
-            error_streak=result.feed.error_streak + 1,
-            max_backoff_hours=settings.fetch.max_backoff_hours,
-            retry_after=result.retry_after,
-        ),
-    )
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["monitor.itemize"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

@@ -41,6 +41,8 @@ def print_pass(report: PassReport, *, dry_run: bool = False) -> None:
             topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
             table.add_row(topics or topic, nm.item.title, nm.item.source, _when(nm.item.published))
         console.print(table)
+    for notice in report.notices:
+        console.print(f"[yellow]moved[/yellow] {notice}", markup=True)
     for f in report.failures:
         console.print(f"[red]failed[/red] {f.name} ({f.url}): {f.error}", markup=True)
     console.print(
@@ -52,24 +54,36 @@ def print_pass(report: PassReport, *, dry_run: bool = False) -> None:
 
 def print_feeds(health: Sequence[FeedHealth]) -> None:
     table = Table(title="Feeds")
-    for col in ("name", "status", "last success", "errors", "next check", "last error"):
+    columns = (
+        "name",
+        "status",
+        "last success",
+        "errors",
+        "next check",
+        "7 days",
+        "url / last error",
+    )
+    for col in columns:
         table.add_column(col, overflow="fold")
+    colors = {"ok": "green", "failing": "red", "gone": "red", "silent": "yellow"}
     for h in health:
-        if h.gone:
-            status = "[red]gone[/red]"
-        elif not h.enabled:
-            status = "disabled"
-        elif h.error_streak:
-            status = f"[red]failing since {_when(h.failing_since)}[/red]"
-        else:
-            status = "[green]ok[/green]" if h.last_success else "new"
+        st = h.status
+        label = st.detail if st.label == "failing" else st.label
+        if st.label in colors:
+            label = f"[{colors[st.label]}]{label}[/{colors[st.label]}]"
+        notes = [h.url]
+        if h.moved_from:
+            notes.append(f"moved from {h.moved_from} on {_when(h.moved_at)}")
+        if h.last_error:
+            notes.append(h.last_error)
         table.add_row(
             h.name,
-            status,
+            label,
             _when(h.last_success),
             str(h.error_streak),
-            _when(h.next_check),
-            h.last_error or "",
+            "—" if st.label in ("gone", "disabled") else _when(h.next_check),
+            str(h.items_7d),
+            "\n".join(notes),
         )
     _console().print(table)
 

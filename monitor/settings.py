@@ -45,9 +45,11 @@ class FetchConfig:
     max_backoff_hours: float = 6.0
     concurrency: int = 8
     per_host: int = 2
+    per_host_spacing_seconds: float = 0.5
     timeout_seconds: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    parse_workers: int = 0  # processes parsing feeds; 0: one per core
     user_agent: str = USER_AGENT
 
 
@@ -236,9 +238,13 @@ class _Reader:
             max_backoff_hours=self.get(t, p, "max_backoff_hours", float, d.max_backoff_hours),
             concurrency=self.get(t, p, "concurrency", int, d.concurrency),
             per_host=self.get(t, p, "per_host", int, d.per_host),
+            per_host_spacing_seconds=self.get(
+                t, p, "per_host_spacing_seconds", float, d.per_host_spacing_seconds
+            ),
             timeout_seconds=self.get(t, p, "timeout_seconds", float, d.timeout_seconds),
             max_bytes=self.get(t, p, "max_bytes", int, d.max_bytes),
             max_redirects=self.get(t, p, "max_redirects", int, d.max_redirects),
+            parse_workers=self.get(t, p, "parse_workers", int, d.parse_workers),
             user_agent=self.get(t, p, "user_agent", str, d.user_agent),
         )
         if cfg.interval_minutes <= 0:
@@ -246,6 +252,11 @@ class _Reader:
         for key in ("concurrency", "per_host", "max_bytes"):
             if getattr(cfg, key) < 1:
                 raise self.fail(p + key, "expected a positive number")
+        if cfg.per_host_spacing_seconds < 0:
+            raise self.fail(p + "per_host_spacing_seconds", "expected zero or more seconds")
+        for key in ("max_redirects", "parse_workers"):
+            if getattr(cfg, key) < 0:
+                raise self.fail(p + key, "expected zero or more")
         if cfg.timeout_seconds <= 0:
             raise self.fail(p + "timeout_seconds", "expected a positive number of seconds")
         return cfg
@@ -387,8 +398,11 @@ class _Reader:
 
 def feed_url_problem(url: str) -> str | None:
     """Why `url` cannot be a feed URL (only absolute http/https URLs with a host), or None."""
+    if any(ord(c) < 33 or ord(c) == 127 for c in url.strip()):
+        return f"expected an http or https URL without spaces or control characters, got {url!r}"
     try:
         parts = urlsplit(url.strip())
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return f"expected an http or https URL, got {url!r}"
     if parts.scheme.lower() not in ("http", "https"):

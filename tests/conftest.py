@@ -93,6 +93,8 @@ def write_config(
     extra: str = "",
     rules: Path = RULES,
     digest_extra: str = "",
+    allow: Sequence[str] = ("127.0.0.1/32",),
+    fetch: str = "",
 ) -> Path:
     """A monitor.toml polling `feeds` (name, url) on 127.0.0.1, using the project's rules."""
     lines = [
@@ -100,8 +102,10 @@ def write_config(
         "[database]",
         f"url = {toml_str(db_url)}",
         "[fetch]",
-        'allow_networks = ["127.0.0.1/32"]',
-        "timeout_seconds = 10",
+        f"allow_networks = {json.dumps(list(allow))}",
+        "timeout_seconds = 10" if "timeout_seconds" not in fetch else "",
+        "per_host_spacing_seconds = 0",  # every test feed shares one host
+        fetch,
         "[delivery]",
         f"outbox = {toml_str(str(directory / 'outbox'))}",
     ]
@@ -143,3 +147,10 @@ def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>https://news.example.org/</link>{body}</channel></rss>"
     ).encode()
+
+
+RELEVANT_RSS = rss(
+    ("a1", "TTP attack on check post in North Waziristan", "Militants attacked a post."),
+    ("a2", "Torkham border crossing closed after firing", "Traders stranded at Torkham."),
+    ("a3", "Cricket: Pakistan beat Sri Lanka", "A fine win in Lahore."),
+)

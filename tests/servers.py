@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -22,6 +22,10 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # A streamed body, produced while it is sent (no Content-Length unless given in headers);
+    # `drip` waits between chunks. The connection closes afterwards.
+    stream: Callable[[], Iterable[bytes]] | None = None
+    drip: float = 0.0
 
 
 @dataclass
@@ -34,10 +38,13 @@ class FeedServer:
     """Serves scripted responses per path; a list of responses is played in order, the last
     one repeating. Records every request it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, list[Response] | Callable[[Request], Response]] = {}
         self.requests: list[Request] = []
         self.hits: dict[str, int] = defaultdict(int)
+        self.aborted: dict[str, bool] = defaultdict(bool)  # the client hung up mid-stream
+        self.sent: dict[str, int] = defaultdict(int)  # bytes of streamed bodies written
         self.lock = threading.Lock()
         server = self
 
@@ -59,6 +66,9 @@ class FeedServer:
                     resp = route[min(n, len(route) - 1)]
                 if resp.delay:
                     time.sleep(resp.delay)
+                if resp.stream is not None:
+                    self.stream(resp)
+                    return
                 self.send_response(resp.status)
                 headers = {"Content-Length": str(len(resp.body)), **resp.headers}
                 for k, v in headers.items():
@@ -67,17 +77,36 @@ class FeedServer:
                 if resp.status != 304:
                     self.wfile.write(resp.body)
 
+            def stream(self, resp: Response) -> None:
+                self.close_connection = True
+                self.send_response(resp.status)
+                for k, v in {"Connection": "close", **resp.headers}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                assert resp.stream is not None
+                try:
+                    for chunk in resp.stream():
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        with server.lock:
+                            server.sent[self.path] += len(chunk)
+                        if resp.drip:
+                            time.sleep(resp.drip)
+                except OSError:  # BrokenPipe, ConnectionReset: the client gave up
+                    with server.lock:
+                        server.aborted[self.path] = True
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, *responses: Response | Callable[[Request], Response]) -> str:
         if (
@@ -153,6 +182,54 @@ class SmtpSink:
 
     def close(self) -> None:
         self.controller.stop()
+
+
+class HangServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+class BlackholePort:
+    """A port on 127.0.0.1 whose listen queue is full, so new connections are never accepted."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fillers = []
+        for _ in range(3):  # fill the accept queue; later SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(filler)
+        time.sleep(0.2)
+
+    def close(self) -> None:
+        for filler in self.fillers:
+            filler.close()
+        self.sock.close()
 
 
 def free_port() -> int:

@@ -342,6 +342,7 @@ def test_sigkill_at_random_points_loses_nothing(
     # A final clean run completes the work the killed ones left.
     d = Proc(config)
     procs.append(d)
+    until(lambda: "daemon started" in d.output(), what="the final daemon to start")
     until(
         lambda: count(sqlite_url, "SELECT count(*) FROM item") == 320, timeout=30, what="every item"
     )

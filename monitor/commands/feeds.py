@@ -1,21 +1,137 @@
-"""`monitor feeds`: the feeds being polled and their health."""
+"""`monitor feeds`: the feeds being polled, their health, and managing them (add, remove,
+disable, enable, OPML import and export)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import click
 
-from monitor.commands.common import open_store
+from monitor.commands.common import open_store, settings_of
 
 
 @click.group()
 def feeds() -> None:
-    """The feeds being polled and their health."""
+    """The feeds being polled, their health, and managing them."""
 
 
 @feeds.command("list")
 @click.pass_context
 def feeds_list(ctx: click.Context) -> None:
-    """Every feed with status, last success, error streak and next check."""
+    """Every feed with status, last success, error streak, next check and items in 7 days."""
     from monitor.report import print_feeds
 
     print_feeds(open_store(ctx).feed_health())
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="Display name (default: the feed's own title).")
+@click.option("--language", default="en", show_default=True, help="Language code of the feed.")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, name: str | None, language: str) -> None:
+    """Check URL, fetch it once, and start polling it."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from monitor.errors import MonitorError
+    from monitor.fetch import fetch_all
+    from monitor.itemize import itemize
+    from monitor.match import Matcher
+    from monitor.models import FeedState
+    from monitor.pipeline import poll
+    from monitor.report import print_pass
+    from monitor.settings import feed_url_problem
+
+    problem = feed_url_problem(url)
+    if problem:
+        raise MonitorError(f"cannot add feed: {problem}")
+    settings = settings_of(ctx)
+    probe = FeedState(id=0, name=name or url, url=url, language=language)
+    (result,) = asyncio.run(fetch_all([probe], settings.fetch))
+    if not result.ok or result.body is None:
+        raise MonitorError(f"cannot add {url}: {result.error or 'no feed returned'}")
+    found = itemize(result.body, probe, result.content_type, datetime.now(UTC))
+    if found.error:
+        raise MonitorError(f"cannot add {url}: {found.error}")
+    title = name or _title_of(result.body, url)
+    store = open_store(ctx)
+    store.add_feed(url, title, language=language)
+    click.echo(f"added {title!r} ({url}): {len(found.items)} items")
+    report = poll(
+        settings, store, Matcher.from_file(settings.rules_path), names=[title], ignore_schedule=True
+    )
+    print_pass(report)
+
+
+def _title_of(body: bytes, url: str) -> str:
+    from monitor.parse import parse_feed
+
+    try:
+        title = parse_feed(body, url).title.strip()
+    except Exception:
+        title = ""
+    return title[:300] or (urlsplit(url).hostname or url)
+
+
+@feeds.command("remove")
+@click.argument("feed")
+@click.pass_context
+def feeds_remove(ctx: click.Context, feed: str) -> None:
+    """Stop polling FEED (name or URL) and hide it; stored items stay."""
+    click.echo(f"removed {open_store(ctx).remove_feed(feed)!r}")
+
+
+@feeds.command("disable")
+@click.argument("feed")
+@click.pass_context
+def feeds_disable(ctx: click.Context, feed: str) -> None:
+    """Stop polling FEED (name or URL) until it is enabled again."""
+    click.echo(f"disabled {open_store(ctx).set_enabled(feed, False)!r}")
+
+
+@feeds.command("enable")
+@click.argument("feed")
+@click.pass_context
+def feeds_enable(ctx: click.Context, feed: str) -> None:
+    """Poll FEED again (also after it was marked gone); it is due at once."""
+    click.echo(f"enabled {open_store(ctx).set_enabled(feed, True)!r}")
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def feeds_import(ctx: click.Context, file: Path) -> None:
+    """Add every feed of an OPML file (feeds already polled are skipped)."""
+    from monitor.errors import MonitorError
+    from monitor.opml import read_opml
+
+    found = read_opml(file.read_bytes(), str(file))
+    store = open_store(ctx)
+    added = 0
+    for line in found.refused:
+        click.echo(f"skipped {line}")
+    for o in found.outlines:
+        try:
+            store.add_feed(o.url, o.name, language=o.language, origin="opml")
+            added += 1
+        except MonitorError as exc:
+            click.echo(f"skipped {o.name}: {exc}")
+    click.echo(f"imported {added} of {len(found.outlines) + len(found.refused)} feeds")
+
+
+@feeds.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.pass_context
+def feeds_export(ctx: click.Context, file: Path | None) -> None:
+    """Write every feed as OPML 2.0 to FILE (default: standard output)."""
+    from monitor.opml import Outline, write_opml
+
+    outlines = [Outline(h.name, h.url, h.language) for h in open_store(ctx).feed_health()]
+    data = write_opml(outlines, "Frontier Monitor feeds")
+    if file is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        file.write_bytes(data)
+        click.echo(f"wrote {len(outlines)} feeds to {file}")

@@ -19,24 +19,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.models import FeedState, Item, Match, Span, StoryEntry
-from monitor.settings import FeedConfig
+from monitor.models import Item, Match, Span, StoryEntry
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
+from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
+from monitor.store.retention import RetentionMixin
 
-
-@dataclass(frozen=True, slots=True)
-class FetchOutcome:
-    """What a fetch did to a feed's scheduling state (written in one transaction)."""
-
-    checked: datetime
-    next_check: datetime
-    ok: bool
-    error: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    gone: bool = False
+__all__ = [
+    "DigestRow",
+    "FeedHealth",
+    "FeedNotFound",
+    "FetchOutcome",
+    "NewItem",
+    "Store",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +42,6 @@ class NewItem:
     item: Item
     canonical_url: str | None
     matches: tuple[Match, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedHealth:
-    name: str
-    url: str
-    enabled: bool
-    gone: bool
-    error_streak: int
-    last_error: str | None
-    failing_since: datetime | None
-    last_success: datetime | None
-    next_check: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +62,7 @@ class DigestRow:
     shown: int | None = None
 
 
-class Store:
+class Store(FeedsMixin, RetentionMixin):
     """One database: SQLite file or PostgreSQL. Opening checks the schema is current."""
 
     def __init__(self, url: str, *, check: bool = True) -> None:
@@ -103,92 +86,6 @@ class Store:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
-    # -- feeds ---------------------------------------------------------------------------
-
-    def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
-        """Make the configured feeds exist (by URL) with their configured name and language."""
-        table = _table(t.Feed)
-        with self.engine.begin() as conn:
-            for f in feeds:
-                ins = self._insert(table).values(
-                    url=f.url,
-                    name=f.name,
-                    language=f.language,
-                    note=f.note,
-                    interval_minutes=f.interval_minutes,
-                    enabled=True,
-                    gone=False,
-                    error_streak=0,
-                )
-                conn.execute(
-                    ins.on_conflict_do_update(
-                        index_elements=["url"],
-                        set_={
-                            "name": f.name,
-                            "language": f.language,
-                            "note": f.note,
-                            "interval_minutes": f.interval_minutes,
-                        },
-                    )
-                )
-
-    def due_feeds(
-        self, now: datetime, *, names: Iterable[str] | None = None, ignore_schedule: bool = False
-    ) -> list[FeedState]:
-        """Enabled feeds whose next check has come (all of them with ignore_schedule)."""
-        query = select(t.Feed).where(col(t.Feed.enabled), ~col(t.Feed.gone))
-        if names is not None:
-            query = query.where(col(t.Feed.name).in_(list(names)))
-        if not ignore_schedule:
-            query = query.where(
-                sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
-            )
-        with Session(self.engine) as s:
-            return [_feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
-
-    def feed_intervals(self) -> dict[int, int | None]:  # per-feed overrides, in minutes
-        with Session(self.engine) as s:
-            return {f.id: f.interval_minutes for f in s.exec(select(t.Feed)) if f.id is not None}
-
-    def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
-        """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
-        with Session(self.engine) as s:
-            feed = s.get(t.Feed, feed_id)
-            if feed is None:
-                return
-            feed.last_checked = outcome.checked
-            feed.next_check = outcome.next_check
-            if outcome.ok:
-                feed.error_streak, feed.last_error, feed.failing_since = 0, None, None
-                feed.last_success = outcome.checked
-                feed.etag = outcome.etag if outcome.etag is not None else feed.etag
-                feed.last_modified = outcome.last_modified or feed.last_modified
-                feed.body_hash = outcome.body_hash or feed.body_hash
-            else:
-                feed.error_streak += 1
-                feed.last_error = (outcome.error or "unknown error")[:2000]
-                feed.failing_since = feed.failing_since or outcome.checked
-            feed.gone = feed.gone or outcome.gone
-            s.add(feed)
-            s.commit()
-
-    def feed_health(self) -> list[FeedHealth]:
-        with Session(self.engine) as s:
-            return [
-                FeedHealth(
-                    f.name,
-                    f.url,
-                    f.enabled,
-                    f.gone,
-                    f.error_streak,
-                    f.last_error,
-                    f.failing_since,
-                    f.last_success,
-                    f.next_check,
-                )
-                for f in s.exec(select(t.Feed).order_by(col(t.Feed.name)))
-            ]
-
     # -- items, matches, stories --------------------------------------------------------
 
     def add_items(self, new: Sequence[NewItem]) -> list[NewItem]:
@@ -202,8 +99,11 @@ class Store:
         table = _table(t.Item)
         added: list[NewItem] = []
         with self.engine.begin() as conn:
+            seen = self._seen_before(conn, new)  # tombstones, regenerated GUIDs
             for n in new:
                 it = n.item
+                if (it.feed_id, it.key) in seen:
+                    continue
                 stmt = (
                     self._insert(table)
                     .values(
@@ -247,6 +147,7 @@ class Store:
                     )
                 )
             }
+            known |= self._seen_before(conn, new)
         return [n for n in new if (n.item.feed_id, n.item.key) not in known]
 
     def _add_matches(self, conn: sa.Connection, item_id: int, matches: Sequence[Match]) -> None:
@@ -739,20 +640,6 @@ class DaemonInfo:
     last_tick: datetime | None
     next_tick: datetime | None
     stopped: datetime | None
-
-
-def _feed_state(f: t.Feed) -> FeedState:
-    assert f.id is not None
-    return FeedState(
-        id=f.id,
-        name=f.name,
-        url=f.url,
-        language=f.language,
-        etag=f.etag,
-        last_modified=f.last_modified,
-        body_hash=f.body_hash,
-        error_streak=f.error_streak,
-    )
 
 
 def _table(model: type[Any]) -> sa.Table:

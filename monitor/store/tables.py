@@ -59,6 +59,14 @@ class Feed(SQLModel, table=True):
     error_streak: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
     failing_since: datetime | None = _dt(default=None)
+    # Where the feed came from ("config", "cli", "opml"): config feeds are managed in the file.
+    origin: str = Field(default="config", max_length=10)
+    # The URL as configured or added; `url` moves on a permanent redirect, this does not, so
+    # the config keeps naming the same feed after a move.
+    configured_url: str | None = Field(default=None, max_length=2048, index=True)
+    moved_from: str | None = Field(default=None, max_length=2048)
+    moved_at: datetime | None = _dt(default=None)
+    removed: bool = False
 
 
 class Story(SQLModel, table=True):
@@ -89,6 +97,20 @@ class Item(SQLModel, table=True):
     fetched: datetime = _dt(index=True)
     content_hash: str = Field(max_length=64)
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+
+
+class ItemTombstone(SQLModel, table=True):
+    """What is left of an item pruned by retention, so that it never comes back as new."""
+
+    __tablename__ = "item_tombstone"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_tombstone_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id")
+    key: str = Field(max_length=2048)
+    canonical_url: str | None = Field(default=None, max_length=2048)
+    content_hash: str = Field(max_length=64, index=True)
+    pruned: datetime = _dt()
 
 
 class ItemMatch(SQLModel, table=True):

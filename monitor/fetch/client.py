@@ -1,22 +1,25 @@
 """Fetching feeds over HTTP: one shared httpx.AsyncClient, bounded in every dimension.
 
-Owns conditional GET (ETag, Last-Modified), the global and per-host concurrency limits,
-the total deadline per fetch, the redirect cap and the decoded-size cap enforced while
-streaming. Every outcome, failures included, is a `FetchResult`; nothing here raises for a
-feed's fault, so one broken feed never stops a pass.
+Owns conditional GET (ETag, Last-Modified), the global and per-host concurrency limits with a
+minimum spacing per host, the total deadline per fetch, the redirect cap, the refusal of
+stacked or unknown Content-Encoding and the decoded-size cap enforced while streaming. Every
+outcome, failures included, is a `FetchResult`; nothing here raises for a feed's fault, so
+one broken feed never stops a pass. Where a connection may go is `safety`'s decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
+from monitor.fetch.headers import encoding_problem, max_age_seconds, retry_after_seconds
+from monitor.fetch.safety import GuardedBackend, parse_networks
 from monitor.models import FeedState, FetchResult
 from monitor.settings import FetchConfig, feed_url_problem
 
@@ -35,15 +38,31 @@ class _Refused(Exception):
         self.kind = kind
 
 
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool whose network backend enforces the policy."""
+
+    def __init__(self, cfg: FetchConfig, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # Same pool httpx would build, plus our backend (httpx has no public hook for it).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(parse_networks(cfg.allow_networks)),
+        )
+
+
 def make_client(cfg: FetchConfig) -> httpx.AsyncClient:
-    """The one client of a pass: pooled connections, no automatic redirects (we check each hop)."""
+    """The one client of a pass: pooled, guarded connections; redirects followed by hand."""
+    limits = httpx.Limits(
+        max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(cfg.timeout_seconds, connect=min(10.0, cfg.timeout_seconds)),
         follow_redirects=False,
         headers={"User-Agent": cfg.user_agent, "Accept": ACCEPT},
-        limits=httpx.Limits(
-            max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
-        ),
+        transport=GuardedTransport(cfg, limits),
         trust_env=False,
     )
 
@@ -54,7 +73,7 @@ async def fetch_all(
     """Fetch every feed concurrently, within the global and per-host limits."""
     own = client is None
     http = client or make_client(cfg)
-    limiter = Limiter(cfg.concurrency, cfg.per_host)
+    limiter = Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
     try:
         return list(await asyncio.gather(*(fetch_one(f, cfg, http, limiter) for f in feeds)))
     finally:
@@ -63,25 +82,47 @@ async def fetch_all(
 
 
 class Limiter:
-    """A global semaphore plus one per host, so many feeds of one outlet do not hammer it."""
+    """A global semaphore plus one per host, and a minimum spacing between starts per host,
+    so that twenty feeds of one outlet do not hammer it."""
 
-    def __init__(self, total: int, per_host: int) -> None:
+    def __init__(self, total: int, per_host: int, spacing: float = 0.0) -> None:
         self.total = asyncio.Semaphore(total)
         self.per_host = per_host
+        self.spacing = spacing
         self.hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.per_host)
         )
+        self.next_start: dict[str, float] = {}
+
+    @staticmethod
+    def host_of(url: str) -> str:
+        try:
+            return (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return ""
 
     def host(self, url: str) -> asyncio.Semaphore:
-        return self.hosts[(urlsplit(url).hostname or "").lower()]
+        return self.hosts[self.host_of(url)]
+
+    async def space(self, url: str) -> None:
+        """Wait until this host's next start time, and book the one after it."""
+        if self.spacing <= 0:
+            return
+        host = self.host_of(url)
+        now = time.monotonic()
+        start = max(now, self.next_start.get(host, 0.0))
+        self.next_start[host] = start + self.spacing
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 async def fetch_one(
     feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient, limiter: Limiter | None = None
 ) -> FetchResult:
     """Fetch one feed; the total deadline covers connecting, redirects and the whole body."""
-    limiter = limiter or Limiter(cfg.concurrency, cfg.per_host)
+    limiter = limiter or Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
     async with limiter.total, limiter.host(feed.url):
+        await limiter.space(feed.url)
         try:
             return await asyncio.wait_for(_fetch(feed, cfg, client), timeout=cfg.timeout_seconds)
         except TimeoutError:
@@ -93,11 +134,14 @@ async def fetch_one(
         except httpx.TimeoutException:
             return _failed(feed, "timeout", f"timed out after {cfg.timeout_seconds:g} s")
         except httpx.ConnectError as exc:
-            return _failed(feed, "connect", f"cannot connect: {_reason(exc)}")
+            kind = "refused" if "refused to connect" in str(exc) else "connect"
+            return _failed(feed, kind, f"cannot connect: {_reason(exc)}")
+        except httpx.DecodingError as exc:
+            return _failed(feed, "decoding", f"the body could not be decompressed: {_reason(exc)}")
         except httpx.HTTPError as exc:
             return _failed(feed, "http", f"HTTP error: {_reason(exc)}")
-        except OSError as exc:
-            return _failed(feed, "connect", f"network error: {exc}")
+        except (OSError, ValueError) as exc:
+            return _failed(feed, "connect", f"network error: {_reason(exc)}")
 
 
 async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -> FetchResult:
@@ -115,7 +159,7 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                 location = resp.headers.get("location")
                 if not location:
                     raise _Refused("http", f"HTTP {resp.status_code} redirect without a Location")
-                target = urljoin(url, location)
+                target = urljoin(url, location.strip())
                 problem = feed_url_problem(target)
                 if problem:
                     raise _Refused("redirect", f"redirect to a refused URL: {problem}")
@@ -123,26 +167,29 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                 permanent_url = target if all_permanent else None
                 url = target
                 continue
+            max_age = max_age_seconds(resp.headers.get("cache-control"))
             if resp.status_code == 304:
                 return FetchResult(
                     feed,
                     304,
                     not_modified=True,
-                    etag=feed.etag,
-                    last_modified=feed.last_modified,
+                    etag=resp.headers.get("etag") or feed.etag,
+                    last_modified=resp.headers.get("last-modified") or feed.last_modified,
                     final_url=permanent_url,
+                    max_age=max_age,
                 )
             if resp.status_code >= 400:
-                retry = retry_after_seconds(resp.headers.get("retry-after"))
-                kind = "gone" if resp.status_code == 410 else f"http_{resp.status_code // 100}xx"
                 return FetchResult(
                     feed,
                     resp.status_code,
-                    error=f"HTTP {resp.status_code} {resp.reason_phrase}".strip(),
-                    error_kind=kind,
-                    retry_after=retry,
+                    error=_status_sentence(resp),
+                    error_kind="gone" if resp.status_code == 410 else f"http_{resp.status_code}",
+                    retry_after=retry_after_seconds(resp.headers.get("retry-after")),
                     final_url=permanent_url,
+                    max_age=max_age,
                 )
+            if resp.status_code != 200:
+                raise _Refused("http", f"unexpected HTTP {resp.status_code} (expected 200 or 304)")
             body = await _read_capped(resp, cfg.max_bytes)
             return FetchResult(
                 feed,
@@ -152,47 +199,42 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                 etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"),
                 final_url=permanent_url,
+                max_age=max_age,
             )
-    raise _Refused("redirect", f"more than {cfg.max_redirects} redirects")
+    raise _Refused(
+        "redirect", f"too many redirects (more than {cfg.max_redirects}); last hop was {url}"
+    )
+
+
+def _status_sentence(resp: httpx.Response) -> str:
+    status = f"HTTP {resp.status_code} {resp.reason_phrase}".strip()
+    if resp.status_code == 410:
+        return f"{status}: the server says this feed is gone for good"
+    if resp.status_code in (429, 503) and resp.headers.get("retry-after"):
+        return f"{status}: the server asked us to wait (Retry-After {resp.headers['retry-after']})"
+    return status
 
 
 async def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
     """The decoded body, stopping as soon as it passes `max_bytes` (a gzip bomb stops early)."""
-    declared = resp.headers.get("content-length")
-    encoding = resp.headers.get("content-encoding", "identity").lower().strip()
-    if (
-        declared
-        and declared.isdigit()
-        and int(declared) > max_bytes
-        and encoding in ("", "identity")
-    ):
+    problem = encoding_problem(resp.headers.get("content-encoding"))
+    if problem:
+        raise _Refused("encoding", problem)
+    declared = resp.headers.get("content-length", "").strip()
+    encoded = resp.headers.get("content-encoding", "identity").strip().lower()
+    if declared.isdigit() and int(declared) > max_bytes and encoded in ("", "identity"):
         raise _Refused(
             "too_large", f"response too large: {int(declared)} bytes declared, cap {max_bytes}"
         )
     chunks: list[bytes] = []
     size = 0
+    # aiter_bytes yields decoded bytes; counting them bounds a compressed body's expansion.
     async for chunk in resp.aiter_bytes():
         size += len(chunk)
         if size > max_bytes:
             raise _Refused("too_large", f"response too large: over the cap of {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds asked for by a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _failed(feed: FeedState, kind: str, message: str) -> FetchResult:

@@ -1,0 +1,186 @@
+"""Cold and warm poll passes: Frontier Monitor vs lemon24's `reader`, plus feedparser as floor.
+
+Serves a generated corpus (bench/corpus.py) from a threaded Python server on 127.0.0.1 with
+ETag / Last-Modified (and optional latency: BENCH_LATENCY_MS), then times, each in its own
+process: `monitor check --all` cold and warm, reader's update_feeds(scheduled=False) cold and
+warm (from a separate venv in bench/.work/, never a project dependency), and bare
+feedparser.parse over the same bytes. Prints wall, CPU, peak RSS (the largest process; the
+parse pool's workers are separate processes), items/s and the ratios. Nothing is asserted.
+
+    BENCH_FEEDS=500 python bench/bench_fetch.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+READER_VENV = WORK / "reader-venv"
+FEEDS = int(os.environ.get("BENCH_FEEDS", "500"))
+LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
+sys.path.insert(0, str(HERE))
+
+from corpus import generate  # noqa: E402
+
+
+def serve(files: list[Path]) -> tuple[ThreadingHTTPServer, int]:
+    docs = {f"/{p.name}": p.read_bytes() for p in files}
+    etags = {k: '"' + hashlib.sha1(v).hexdigest()[:16] + '"' for k, v in docs.items()}
+    modified = formatdate(1767225600, usegmt=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if LATENCY:
+                time.sleep(LATENCY)
+            body = docs.get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.headers.get("If-None-Match") == etags[self.path]:
+                self.send_response(304)
+                self.send_header("ETag", etags[self.path])
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etags[self.path])
+            self.send_header("Last-Modified", modified)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, httpd.server_address[1]
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        print(out.decode(errors="replace")[-3000:])
+        raise SystemExit(f"{argv[:3]} failed")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": usage.ru_maxrss / 1024,
+        "out": out.decode(errors="replace"),  # type: ignore[dict-item]
+    }
+
+
+READER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from reader import make_reader
+    db, urls = sys.argv[1], open(sys.argv[2]).read().split()
+    r = make_reader(db)
+    for u in urls:
+        r.add_feed(u, exist_ok=True)
+    r.update_feeds(scheduled=False, workers=int(sys.argv[3]))
+    print("entries", r.get_entry_counts().total)
+    """
+)
+
+FLOOR_SCRIPT = textwrap.dedent(
+    """
+    import sys, feedparser
+    lean = sys.argv[1] == "lean"
+    n = 0
+    for path in sys.argv[2:]:
+        data = open(path, "rb").read()
+        d = feedparser.parse(data, sanitize_html=not lean, resolve_relative_uris=not lean)
+        n += len(d.entries)
+    print("entries", n)
+    """
+)
+
+
+def main() -> None:
+    corpus_dir = WORK / f"corpus-{FEEDS}"
+    files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
+    size = sum(p.stat().st_size for p in files)
+    httpd, port = serve(files)
+    urls = [f"http://127.0.0.1:{port}/{p.name}" for p in files]
+    py = str(Path(sys.executable))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK))
+    db = f"sqlite:///{tmp / 'monitor.db'}"
+    config = tmp / "monitor.toml"
+    lines = [
+        f'rules = "{ROOT / "config" / "rules.toml"}"',
+        f'[database]\nurl = "{db}"',
+        # Every bench feed is on one host; the per-host politeness limits would measure the
+        # limiter, not the work, and reader has no such limits.
+        '[fetch]\nallow_networks = ["127.0.0.1/32"]\nper_host = 8\nper_host_spacing_seconds = 0',
+        "[digest]\nfrom = 'bench@example.org'",
+    ]
+    lines += [
+        f'[[feeds]]\nname = "{p.name}"\nurl = "{u}"' for p, u in zip(files, urls, strict=True)
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = [py, "-c", "from monitor.cli import main; main()", "--config", str(config)]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    check = [*cli, "check", "--all"]
+    results: dict[str, dict[str, float]] = {}
+    print(f"corpus: {len(files)} feeds, {size / 1e6:.1f} MB; latency {LATENCY * 1000:.0f} ms")
+    results["ours cold"] = timed(check, env)
+    results["ours warm"] = timed(check, env)
+    items = int(str(results["ours cold"]["out"]).split("new items: ")[1].split(",")[0])
+    if (READER_VENV / "bin" / "python").exists():
+        (tmp / "urls.txt").write_text("\n".join(urls))
+        (tmp / "reader_run.py").write_text(READER_SCRIPT)
+        rpy = str(READER_VENV / "bin" / "python")
+        argv = [rpy, str(tmp / "reader_run.py"), str(tmp / "reader.sqlite"), str(tmp / "urls.txt")]
+        workers = os.environ.get("BENCH_READER_WORKERS", "1")
+        results["reader cold"] = timed([*argv, workers])
+        results["reader warm"] = timed([*argv, workers])
+    else:
+        print(f"reader skipped: create {READER_VENV} and `pip install reader sgmllib3k` in it")
+    (tmp / "floor.py").write_text(FLOOR_SCRIPT)
+    paths = [str(p) for p in files]
+    results["feedparser (default)"] = timed([py, str(tmp / "floor.py"), "full", *paths])
+    results["feedparser (lean)"] = timed([py, str(tmp / "floor.py"), "lean", *paths])
+    httpd.shutdown()
+    print(f"{'run':24} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'items/s':>9}")
+    for name, r in results.items():
+        print(
+            f"{name:24} {r['wall']:8.2f} {r['cpu']:8.2f} {r['rss']:9.1f} {items / r['wall']:9.0f}"
+        )
+    if "reader cold" in results:
+        for a, b, target in (
+            ("ours cold", "reader cold", 0.3),
+            ("ours warm", "reader warm", 0.5),
+        ):
+            ratio = results[a]["wall"] / results[b]["wall"]
+            print(f"{a} / {b}: wall {ratio:.2f}x (target <= {target}x)")
+        mem = results["ours cold"]["rss"] / results["reader cold"]["rss"]
+        print(f"peak memory ours cold / reader cold: {mem:.2f}x (target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Pure readings of HTTP response headers: Retry-After, Cache-Control max-age, Content-Encoding.
+
+No I/O here; the client and the scheduler call these, and tests call them directly.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from datetime import UTC, datetime
+
+from httpx._decoders import SUPPORTED_DECODERS
+
+# The encodings this httpx install can decode (br and zstd only with their extras); a body may
+# carry at most one of them. httpx advertises the same set in Accept-Encoding.
+KNOWN_ENCODINGS = frozenset(SUPPORTED_DECODERS) - {"identity"}
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def max_age_seconds(cache_control: str | None) -> float | None:
+    """The max-age of a Cache-Control header in seconds, or None (no-cache and no-store: 0)."""
+    if not cache_control:
+        return None
+    match = _MAX_AGE.search(cache_control)
+    if match:
+        return float(match.group(1))
+    return None
+
+
+def encoding_problem(content_encoding: str | None) -> str | None:
+    """Why a Content-Encoding is refused before decoding: stacked, or unknown; else None."""
+    if not content_encoding:
+        return None
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > 1:
+        return f"stacked Content-Encoding refused: {content_encoding.strip()[:100]!r}"
+    if codings and codings[0] not in KNOWN_ENCODINGS:
+        return f"unknown Content-Encoding refused: {codings[0][:100]!r}"
+    return None

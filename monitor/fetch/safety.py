@@ -1,0 +1,139 @@
+"""Where a fetch may connect: the address policy and the network backend that enforces it.
+
+The policy is a pure decision (`address_problem`). The backend applies it at connect time,
+after DNS resolution, for the feed URL and for every redirect hop alike: it resolves the host
+itself, checks every address it got, and connects to a checked address. Checking the URL's
+host name before the request would not do, because DNS can answer differently a moment later
+(DNS rebinding). TLS still verifies and sends SNI for the host name, since httpcore starts TLS
+on the returned stream with the original host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import typing
+from collections.abc import Iterable
+
+import anyio
+import httpcore
+from httpcore._backends.anyio import AnyIOStream
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class AddressRefused(OSError):
+    """A connection refused by policy; httpcore maps OSError to ConnectError."""
+
+
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+
+
+def address_problem(address: str | IPAddress, allow: Iterable[Network] = ()) -> str | None:
+    """Why connecting to `address` is refused, or None when it is a public address (or allowed).
+
+    Refused: loopback, private, link-local, carrier-grade NAT, unspecified, multicast and
+    reserved addresses, and IPv6 forms that embed such an IPv4 address (mapped, NAT64, 6to4).
+    """
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if any(ip.version == net.version and ip in net for net in allow):
+        return None
+    embedded = _embedded_v4(ip)
+    if embedded is not None:
+        if any(net.version == 4 and embedded in net for net in allow):
+            return None
+        inner = address_problem(embedded, ())
+        return f"{ip} embeds {inner}" if inner else None
+    checks = (
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.version == 4 and ip in CGNAT, "a carrier-grade NAT address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_private, "a private address"),
+        (ip.is_reserved, "a reserved address"),
+    )
+    for refused, what in checks:
+        if refused:
+            return f"{ip} is {what}"
+    return None
+
+
+def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return None
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself)."""
+    literal = host.strip("[]")
+    try:
+        return [str(ipaddress.ip_address(literal))]
+    except ValueError:
+        pass
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects only to addresses the policy allows."""
+
+    def __init__(self, allow: Iterable[Network] = ()) -> None:
+        self.allow = tuple(allow)
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        # Every address must pass: a host that resolves to one public and one private address
+        # could be steered to the private one by the next resolution.
+        for address in addresses:
+            problem = address_problem(address, self.allow)
+            if problem:
+                raise httpcore.ConnectError(f"refused to connect to {host}: {problem}")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                with anyio.fail_after(timeout):
+                    stream = await anyio.connect_tcp(address, port, local_host=local_address)
+                return AnyIOStream(stream)
+            except TimeoutError:
+                last = httpcore.ConnectTimeout(f"connecting to {host} ({address}) timed out")
+            except OSError as exc:
+                last = httpcore.ConnectError(f"{host} ({address}): {exc.strerror or exc}")
+        raise last or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used for feeds")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)

@@ -1,0 +1,58 @@
+"""Feed bytes to items: parse, normalize, and settle identity within one document.
+
+This is the unit of work the pipeline runs in a process pool, off the event loop and on
+every core, so it is a plain function of picklable values that returns a result instead of
+raising (`FeedError` carries arguments pickle cannot rebuild).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from monitor.errors import FeedError
+from monitor.models import FeedState, Item
+from monitor.normalize import normalize
+from monitor.parse import parse_feed
+
+
+@dataclass(frozen=True, slots=True)
+class Itemized:
+    items: tuple[Item, ...] = ()
+    error_kind: str | None = None
+    error: str | None = None
+
+
+def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: datetime) -> Itemized:
+    """The items of a feed document, or the reason it is refused (never raises FeedError)."""
+    try:
+        parsed = parse_feed(body, feed.url, content_type)
+    except FeedError as exc:
+        return Itemized(error_kind=exc.kind, error=exc.message)
+    return Itemized(items=tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries)))
+
+
+def unique_items(items: Iterable[Item]) -> list[Item]:
+    """Items with distinct keys: a GUID repeated in one document keeps every distinct item.
+
+    The first item keeps the plain key; a later one with other content gets the key plus its
+    content hash (stable from fetch to fetch); an exact repeat is dropped.
+    """
+    out: list[Item] = []
+    seen: dict[str, set[str]] = {}
+    keys: set[str] = set()
+    for item in items:
+        hashes = seen.setdefault(item.key, set())
+        if item.content_hash in hashes:
+            continue
+        hashes.add(item.content_hash)
+        key = item.key
+        if key in keys:
+            key = f"{item.key}#{item.content_hash[:16]}"
+            if key in keys:
+                continue
+            item = replace(item, key=key)
+        keys.add(key)
+        out.append(item)
+    return out

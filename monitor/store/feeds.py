@@ -1,0 +1,336 @@
+"""Feed rows: registration from the config and the CLI, scheduling state, moves and health.
+
+A mixin of `Store` (it uses the store's engine); the decisions it stores (next check, silent
+flag, status) are made by the pure functions of `monitor.sources`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from monitor import sources
+from monitor.errors import MonitorError
+from monitor.models import FeedState
+from monitor.settings import FeedConfig
+from monitor.store import tables as t
+
+
+class FeedNotFound(MonitorError):
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"no feed named or at {ident!r} (see `monitor feeds list`)")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """What a fetch did to a feed's scheduling state (written in one transaction)."""
+
+    checked: datetime
+    next_check: datetime
+    ok: bool
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    name: str
+    url: str
+    enabled: bool
+    gone: bool
+    error_streak: int
+    last_error: str | None
+    failing_since: datetime | None
+    last_success: datetime | None
+    next_check: datetime | None
+    language: str = "en"
+    origin: str = "config"
+    moved_from: str | None = None
+    moved_at: datetime | None = None
+    items_7d: int = 0
+    silent: bool = False
+
+    @property
+    def status(self) -> sources.Status:
+        return sources.feed_status(
+            enabled=self.enabled,
+            gone=self.gone,
+            error_streak=self.error_streak,
+            failing_since=self.failing_since,
+            last_success=self.last_success,
+            silent=self.silent,
+        )
+
+
+class FeedsMixin:
+    engine: Engine
+
+    def _insert(self, table: sa.Table) -> Any:  # provided by Store
+        raise NotImplementedError
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig]) -> None:
+        """Make the configured feeds exist with their configured name, language and interval.
+
+        A feed is found by the URL it was configured with, so a feed whose `url` followed a
+        permanent redirect is still the same feed and is not added again.
+        """
+        table = _table(t.Feed)
+        with self.engine.begin() as conn:
+            for f in feeds:
+                values = {
+                    "name": f.name,
+                    "language": f.language,
+                    "note": f.note,
+                    "interval_minutes": f.interval_minutes,
+                }
+                found = conn.execute(
+                    sa.select(table.c.id)
+                    .where(sa.or_(table.c.configured_url == f.url, table.c.url == f.url))
+                    .order_by(table.c.id)
+                    .limit(1)
+                ).scalar()
+                if found is not None:
+                    conn.execute(sa.update(table).where(table.c.id == found).values(**values))
+                    continue
+                conn.execute(
+                    self._insert(table)
+                    .values(
+                        url=f.url,
+                        configured_url=f.url,
+                        origin="config",
+                        enabled=True,
+                        gone=False,
+                        removed=False,
+                        error_streak=0,
+                        **values,
+                    )
+                    .on_conflict_do_nothing(index_elements=["url"])
+                )
+
+    def due_feeds(
+        self, now: datetime, *, names: Iterable[str] | None = None, ignore_schedule: bool = False
+    ) -> list[FeedState]:
+        """Enabled feeds whose next check has come (all of them with ignore_schedule)."""
+        query = select(t.Feed).where(col(t.Feed.enabled), ~col(t.Feed.gone), ~col(t.Feed.removed))
+        if names is not None:
+            query = query.where(col(t.Feed.name).in_(list(names)))
+        if not ignore_schedule:
+            query = query.where(
+                sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
+            )
+        with Session(self.engine) as s:
+            return [_feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
+
+    def feed_intervals(self) -> dict[int, int | None]:
+        with Session(self.engine) as s:
+            return {f.id: f.interval_minutes for f in s.exec(select(t.Feed)) if f.id is not None}
+
+    def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
+        """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
+        with Session(self.engine) as s:
+            feed = s.get(t.Feed, feed_id)
+            if feed is None:
+                return
+            feed.last_checked = outcome.checked
+            feed.next_check = outcome.next_check
+            if outcome.ok:
+                feed.error_streak, feed.last_error, feed.failing_since = 0, None, None
+                feed.last_success = outcome.checked
+                feed.etag = outcome.etag if outcome.etag is not None else feed.etag
+                feed.last_modified = outcome.last_modified or feed.last_modified
+                feed.body_hash = outcome.body_hash or feed.body_hash
+            else:
+                feed.error_streak += 1
+                feed.last_error = (outcome.error or "unknown error")[:2000]
+                feed.failing_since = feed.failing_since or outcome.checked
+            feed.gone = feed.gone or outcome.gone
+            s.add(feed)
+            s.commit()
+
+    def move_feed(self, feed_id: int, new_url: str, now: datetime) -> str:
+        """Follow a permanent redirect: the feed's URL becomes `new_url`; return what happened.
+
+        When another feed already has that URL, this one is disabled as a duplicate instead
+        (the unique index on URL would refuse the move anyway).
+        """
+        table = _table(t.Feed)
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == feed_id)).mappings().first()
+            if row is None or row["url"] == new_url:
+                return ""
+            other = conn.execute(
+                sa.select(table.c.name).where(table.c.url == new_url, table.c.id != feed_id)
+            ).scalar()
+            if other is None:
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.id == feed_id)
+                    .values(url=new_url, moved_from=row["url"], moved_at=now)
+                )
+                return f"feed {row['name']!r} moved permanently from {row['url']} to {new_url}"
+            message = (
+                f"feed {row['name']!r} moved permanently to {new_url}, which is already polled "
+                f"as {other!r}: disabled as a duplicate"
+            )
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == feed_id)
+                .values(enabled=False, last_error=message, moved_at=now)
+            )
+            return message
+
+    # -- management from the CLI -----------------------------------------------------------
+
+    def add_feed(
+        self, url: str, name: str, *, language: str = "en", origin: str = "cli"
+    ) -> FeedState:
+        """Register a feed; a removed feed with the same URL comes back. Raises MonitorError."""
+        table = _table(t.Feed)
+        with self.engine.begin() as conn:
+            clash = conn.execute(
+                sa.select(table.c.name, table.c.url).where(
+                    ~table.c.removed, sa.or_(table.c.url == url, table.c.name == name)
+                )
+            ).first()
+            if clash is not None:
+                raise MonitorError(f"a feed already exists: {clash.name!r} at {clash.url}")
+            old = conn.execute(sa.select(table.c.id).where(table.c.url == url)).scalar()
+            values = {
+                "name": name,
+                "language": language,
+                "origin": origin,
+                "enabled": True,
+                "gone": False,
+                "removed": False,
+                "next_check": None,
+                "configured_url": url,
+            }
+            if old is not None:
+                conn.execute(sa.update(table).where(table.c.id == old).values(**values))
+            else:
+                conn.execute(sa.insert(table).values(url=url, error_streak=0, **values))
+        return self.feed_state(url)
+
+    def feed_state(self, ident: str) -> FeedState:
+        with Session(self.engine) as s:
+            return _feed_state(self._find(s, ident))
+
+    def remove_feed(self, ident: str) -> str:
+        """Stop polling a feed added from the CLI or OPML and hide it; its items stay."""
+        with Session(self.engine) as s:
+            feed = self._find(s, ident)
+            if feed.origin == "config":
+                raise MonitorError(
+                    f"feed {feed.name!r} is defined in the config file: remove it there, "
+                    "or use `monitor feeds disable`"
+                )
+            feed.removed, feed.enabled = True, False
+            s.add(feed)
+            s.commit()
+            return feed.name
+
+    def set_enabled(self, ident: str, enabled: bool) -> str:
+        """Disable a feed, or enable it again (which also clears a 410 'gone' mark)."""
+        with Session(self.engine) as s:
+            feed = self._find(s, ident)
+            feed.enabled = enabled
+            if enabled:
+                feed.gone, feed.next_check = False, None
+            s.add(feed)
+            s.commit()
+            return feed.name
+
+    def _find(self, s: Session, ident: str) -> t.Feed:
+        for column in (t.Feed.name, t.Feed.url):
+            feed = s.exec(select(t.Feed).where(column == ident, ~col(t.Feed.removed))).first()
+            if feed is not None:
+                return feed
+        raise FeedNotFound(ident)
+
+    def feed_health(self, now: datetime | None = None) -> list[FeedHealth]:
+        """Every feed that is not removed, with its recent volume and the silent flag."""
+        now = now or datetime.now(UTC)
+        items = _table(t.Item)
+        when = sa.func.coalesce(items.c.published, items.c.fetched)
+        since = now - timedelta(days=40)
+        days: dict[int, set[date]] = defaultdict(set)
+        last: dict[int, datetime] = {}
+        week: dict[int, int] = defaultdict(int)
+        with self.engine.connect() as conn:
+            for feed_id, newest in conn.execute(
+                sa.select(items.c.feed_id, sa.func.max(when)).group_by(items.c.feed_id)
+            ):
+                last[feed_id] = _aware(newest)
+            for feed_id, published, fetched in conn.execute(
+                sa.select(items.c.feed_id, items.c.published, items.c.fetched).where(
+                    sa.or_(items.c.published >= since, items.c.fetched >= since)
+                )
+            ):
+                moment = published or fetched
+                days[feed_id].add(moment.date())
+                if moment >= now - timedelta(days=7):
+                    week[feed_id] += 1
+        with Session(self.engine) as s:
+            feeds = s.exec(
+                select(t.Feed).where(~col(t.Feed.removed)).order_by(col(t.Feed.name))
+            ).all()
+        out = []
+        for f in feeds:
+            assert f.id is not None
+            silent = f.last_success is not None and sources.is_silent(
+                days[f.id], last.get(f.id), now
+            )
+            out.append(
+                FeedHealth(
+                    f.name,
+                    f.url,
+                    f.enabled,
+                    f.gone,
+                    f.error_streak,
+                    f.last_error,
+                    f.failing_since,
+                    f.last_success,
+                    f.next_check,
+                    language=f.language,
+                    origin=f.origin,
+                    moved_from=f.moved_from,
+                    moved_at=f.moved_at,
+                    items_7d=week[f.id],
+                    silent=silent,
+                )
+            )
+        return out
+
+
+def _aware(value: datetime) -> datetime:
+    if isinstance(value, str):  # SQLite returns max() of a coalesce as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _feed_state(f: t.Feed) -> FeedState:
+    assert f.id is not None
+    return FeedState(
+        id=f.id,
+        name=f.name,
+        url=f.url,
+        language=f.language,
+        etag=f.etag,
+        last_modified=f.last_modified,
+        body_hash=f.body_hash,
+        error_streak=f.error_streak,
+    )
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]

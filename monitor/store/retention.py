@@ -1,0 +1,104 @@
+"""Retention: pruning old items while keeping tombstones, and the "seen before" test.
+
+An item pruned by retention leaves a tombstone (feed, identity key, canonical URL, content
+hash), so when it shows up in its feed again it is recognised and not stored or sent again.
+The same fingerprint (canonical URL plus content hash, within one feed) also recognises an
+item whose GUID the feed regenerates on every fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.store import tables as t
+
+if TYPE_CHECKING:
+    from monitor.store import NewItem
+
+BATCH = 500
+
+
+class RetentionMixin:
+    engine: Engine
+
+    def _insert(self, table: sa.Table) -> Any:  # provided by Store
+        raise NotImplementedError
+
+    def prune(self, before: datetime, now: datetime) -> int:
+        """Delete items first seen before `before`, leaving tombstones; return how many."""
+        items, matches, tombs = _table(t.Item), _table(t.ItemMatch), _table(t.ItemTombstone)
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        items.c.id,
+                        items.c.feed_id,
+                        items.c.key,
+                        items.c.canonical_url,
+                        items.c.content_hash,
+                    )
+                    .where(items.c.fetched < before)
+                    .limit(BATCH)
+                ).all()
+                if not rows:
+                    return total
+                conn.execute(
+                    self._insert(tombs)
+                    .values(
+                        [
+                            {
+                                "feed_id": r.feed_id,
+                                "key": r.key,
+                                "canonical_url": r.canonical_url,
+                                "content_hash": r.content_hash,
+                                "pruned": now,
+                            }
+                            for r in rows
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+                )
+                ids = [r.id for r in rows]
+                conn.execute(sa.delete(matches).where(matches.c.item_id.in_(ids)))
+                conn.execute(sa.delete(items).where(items.c.id.in_(ids)))
+                total += len(rows)
+
+    def _seen_before(self, conn: sa.Connection, new: Sequence[NewItem]) -> set[tuple[int, str]]:
+        """(feed, key) of the items that a tombstone or a same-content item already covers."""
+        items, tombs = _table(t.Item), _table(t.ItemTombstone)
+        feed_ids = list({n.item.feed_id for n in new})
+        keys = [n.item.key for n in new]
+        seen: set[tuple[int, str]] = set()
+        for f, k in conn.execute(
+            sa.select(tombs.c.feed_id, tombs.c.key).where(
+                tombs.c.feed_id.in_(feed_ids), tombs.c.key.in_(keys)
+            )
+        ):
+            seen.add((f, k))
+        urls = [n.canonical_url for n in new if n.canonical_url]
+        if urls:
+            prints: set[tuple[int, str | None, str]] = set()
+            for table in (items, tombs):
+                prints.update(
+                    (row[0], row[1], row[2])
+                    for row in conn.execute(
+                        sa.select(
+                            table.c.feed_id, table.c.canonical_url, table.c.content_hash
+                        ).where(table.c.feed_id.in_(feed_ids), table.c.canonical_url.in_(urls))
+                    )
+                )
+            for n in new:
+                it = n.item
+                if (it.feed_id, n.canonical_url, it.content_hash) in prints:
+                    seen.add((it.feed_id, it.key))
+        return seen
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
