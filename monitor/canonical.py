@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["TRACKING_PARAMS", "canonical_url"]
+__all__ = ["TRACKING_PARAMS", "article_id", "canonical_url"]
 
 # Exact parameter names that only say how a reader arrived, never which article.
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -213,4 +213,32 @@ def _aggregator_target(host: str, path: str, query: list[tuple[str, str]]) -> st
         target = unquote(value) if "%3a" in value.lower() else value
         if target.lower().startswith(("http://", "https://", "//")):
             return target
+    return None
+
+
+# Outlets whose links carry a numeric article id followed by a headline slug that the
+# outlet rewrites when it re-headlines a developing story; the id is the article.
+_ARTICLE_ID_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("dawn.com", re.compile(r"^/news/(\d{4,})(?:/|$)")),
+    ("geo.tv", re.compile(r"^/latest/(\d{4,})(?:-|/|$)")),
+    ("thenews.com.pk", re.compile(r"^/(?:latest|print)/(\d{4,})(?:-|/|$)")),
+    ("tribune.com.pk", re.compile(r"^/story/(\d{4,})(?:/|$)")),
+    ("arynews.tv", re.compile(r"^/(?:[a-z-]+/)?(\d{5,})(?:/|$)")),
+)
+
+
+def article_id(url: str) -> str | None:
+    """ "outlet:id" for links of outlets known to keep one id across headline changes.
+
+    Expects a canonical URL; returns None for other outlets and on anything unparsable.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        for outlet, pattern in _ARTICLE_ID_PATTERNS:
+            if host == outlet or host.endswith("." + outlet):
+                m = pattern.match(parts.path)
+                return f"{outlet}:{m[1]}" if m else None
+    except (ValueError, TypeError):
+        return None
     return None
