@@ -35,10 +35,14 @@ class ClusterSettings:
     near_threshold: float = 0.40  # similarity for reworded copies published close together
     grace_hours: float = 12.0  # gap within which near_threshold applies unchanged
     decay_per_day: float = 0.20  # threshold rise per day of gap beyond grace_hours
-    same_article_threshold: float = 0.20  # same outlet article id, re-headlined
+    # Same outlet article id under a new headline: off (None) by default, because live
+    # pages get re-headlined for the next event (strikes → ceasefire) and precision wins.
+    same_article_threshold: float | None = None
     generic_weight: float = 0.3  # weight of words this beat uses in nearly every item
     place_conflict_factor: float = 0.7  # titles name places and share none
     number_conflict_factor: float = 0.8  # titles carry figures and share none
+    story_containment: float = 0.6  # share of headline words found across a story's items
+    story_min_words: int = 3
     updates: bool = False  # flag later reports that add facts (see cluster.updates)
 
 
@@ -142,7 +146,11 @@ def decide(
         score, what = similarity(fp, n.fingerprint, settings)
         threshold = _threshold(gap, settings)
         rule = f"≥ {threshold:.2f} within {gap:.0f}h"
-        if cand_article is not None and cand_article == article_id(n.canonical_url):
+        if (
+            settings.same_article_threshold is not None
+            and cand_article is not None
+            and cand_article == article_id(n.canonical_url)
+        ):
             # A developing story re-headlined under the same article id: the id says
             # "same page", the words must still say "same event" (live pages change topic).
             threshold = min(threshold, settings.same_article_threshold)
@@ -150,6 +158,45 @@ def decide(
         margin = score - threshold
         if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
             best = (margin, -n.story_id, score, f"{what} {rule}")
+    story_best = _story_containment(candidate, neighbours, settings)
+    if story_best is not None and (best is None or story_best[0] > best[2]):
+        best = (0.0, -story_best[1], story_best[0], story_best[2])
     if best is None:
         return Decision(None, "no story within the window is similar enough", 0.0)
     return Decision(-best[1], best[3], round(best[2], 4))
+
+
+def _story_containment(
+    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+) -> tuple[float, int, str] | None:
+    """A story whose recent items, together, use most of the candidate's headline words.
+
+    Follow-ups of a developing story reuse words spread over several earlier reports;
+    no single one of them may be close. Only distinctive words count, at least
+    `story_min_words` of them, and only items within `grace_hours`.
+    """
+    words = [t for t in dict.fromkeys(candidate.fingerprint.title_tokens) if t not in GENERIC]
+    if len(words) < settings.story_min_words:
+        return None
+    vocab: dict[int, set[str]] = {}
+    for n in neighbours:
+        gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
+        if gap <= settings.grace_hours:
+            vocab.setdefault(n.story_id, set()).update(n.fingerprint.words)
+    best: tuple[float, int, str] | None = None
+    for story_id in sorted(vocab):
+        shared = [w for w in words if w in vocab[story_id]]
+        share = len(shared) / len(words)
+        if (
+            len(shared) >= settings.story_min_words
+            and share >= settings.story_containment
+            and (best is None or share > best[0])
+        ):
+            best = (
+                share,
+                story_id,
+                f"{len(shared)} of {len(words)} headline words "
+                f"({', '.join(shared)}) in the story's reports within "
+                f"{settings.grace_hours:g}h",
+            )
+    return best
