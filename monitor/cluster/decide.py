@@ -158,9 +158,10 @@ def decide(
         margin = score - threshold
         if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
             best = (margin, -n.story_id, score, f"{what} {rule}")
-    story_best = _story_containment(candidate, neighbours, settings)
-    if story_best is not None and (best is None or story_best[0] > best[2]):
-        best = (0.0, -story_best[1], story_best[0], story_best[2])
+    if best is None:  # no single report is close: try the story's reports together
+        story_best = _story_containment(candidate, neighbours, settings)
+        if story_best is not None:
+            best = (0.0, -story_best[1], story_best[0], story_best[2])
     if best is None:
         return Decision(None, "no story within the window is similar enough", 0.0)
     return Decision(-best[1], best[3], round(best[2], 4))

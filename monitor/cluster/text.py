@@ -36,6 +36,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     her him we our us you your i me my who whom whose which what when where why how
     not no yes than then so if also just only very more most much many some any each all
     both few other such own same too s t up down out off about again further once amid
+    along across near against between after before within via
     says say said saying tell tells told according per while during since until till
     latest live update updates watch video photos read report reports reported
     today yesterday tonight week day days hours hour year years new
