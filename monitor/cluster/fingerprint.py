@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import random
+import struct
 import zlib
 from dataclasses import dataclass
 
@@ -30,12 +30,11 @@ LEAD_TOKENS = 40  # the lead is what outlets copy; deeper text drifts into backg
 BANDS = 16
 ROWS = 2  # 2 rows a band: a pair sharing ~30% of distinctive words meets with p ≈ 0.8
 _TITLE_PAIR_WORDS = 8  # distinctive title words whose pairs become keys
-_MERSENNE = (1 << 61) - 1
-# Fixed coefficients: the signature must mean the same thing in every process, forever.
-_rng = random.Random(20251010)
-_COEFFS: tuple[tuple[int, int], ...] = tuple(
-    (_rng.randrange(1, _MERSENNE), _rng.randrange(0, _MERSENNE)) for _ in range(BANDS * ROWS)
-)
+# One 64-byte BLAKE2b digest of a word gives 16 independent 32-bit hashes; two digests
+# with different personalisation give the BANDS * ROWS = 32 MinHash functions. Fixed
+# personalisation: the signature means the same thing in every process, forever.
+_PERSONS = (b"fm-minhash-0", b"fm-minhash-1")
+_UNPACK = struct.Struct("<16I").unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +50,12 @@ class Fingerprint:
     numbers: frozenset[int]  # figures in title and lead (years excluded)
     title_numbers: frozenset[int]
     places: frozenset[str]  # gazetteer places in title and lead
+    title_set: frozenset[str] = frozenset()  # the token sets, kept for fast comparison
+    text_set: frozenset[str] = frozenset()
 
     @property
     def words(self) -> frozenset[str]:
         return frozenset(self.title_tokens) | frozenset(self.lead_tokens)
-
-
-def _h64(text: str, person: bytes) -> int:
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, person=person).digest()
-    return int.from_bytes(digest, "big")
 
 
 def _short(text: str, prefix: str) -> str:
@@ -75,8 +71,13 @@ def url_key(canonical: str) -> str:
 def _minhash(words: frozenset[str]) -> tuple[int, ...]:
     if not words:
         return ()
-    hashes = [_h64(w, b"fm-minhash") for w in sorted(words)]
-    return tuple(min((a * h + b) % _MERSENNE for h in hashes) for a, b in _COEFFS)
+    rows = [
+        _UNPACK(hashlib.blake2b(w.encode("utf-8"), person=p).digest())
+        + (_UNPACK(hashlib.blake2b(w.encode("utf-8"), person=_PERSONS[1]).digest()))
+        for w in words
+        for p in (_PERSONS[0],)
+    ]
+    return tuple(map(min, zip(*rows, strict=True)))
 
 
 def _band_keys(signature: tuple[int, ...], title_words: list[str]) -> tuple[str, ...]:
@@ -115,4 +116,6 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         numbers=extract_numbers(both),
         title_numbers=extract_numbers(title_toks),
         places=places_in(both),
+        title_set=frozenset(title_toks),
+        text_set=frozenset(both),
     )

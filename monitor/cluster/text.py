@@ -84,7 +84,9 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"taliban regime|taliban government|afghan taliban", "taliban"),
     (r"intelligence[\s-]+based operations?|ibos?\b", "ibo"),
 )
-_PHRASE_RE = [(re.compile(rf"\b(?:{p})\b"), r) for p, r in _PHRASES]
+# One alternation, one pass: group i matched ⇒ replacement i.
+_PHRASE_RE = re.compile("|".join(rf"\b({p})\b" for p, _ in _PHRASES))
+_PHRASE_OUT = [r for _, r in _PHRASES]
 
 _SYNONYMS: dict[str, str] = {
     **dict.fromkeys(
@@ -204,8 +206,7 @@ def _stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Content tokens of `text`, in order: folded, phrase- and synonym-mapped, stemmed."""
     folded = _number_text(fold(text))
-    for pattern, replacement in _PHRASE_RE:
-        folded = pattern.sub(replacement, folded)
+    folded = _PHRASE_RE.sub(lambda m: _PHRASE_OUT[(m.lastindex or 1) - 1], folded)
     out: list[str] = []
     for raw in _WORD.findall(folded.replace("'", "")):
         word = raw.strip("_")
