@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "rules": "monitor.commands.rules:rules",
     "run": "monitor.commands.daemon:run",
     "status": "monitor.commands.daemon:status",
+    "stories": "monitor.commands.stories:stories",
 }
 
 

@@ -1,0 +1,205 @@
+"""The clustering decision: does a new item join an existing story, and why.
+
+Owns `ClusterSettings`, `Candidate`, `Neighbour`, `Decision`, `similarity` and `decide`.
+Pure: no I/O, no clock, no index. The editorial rule is strict (one story = one event:
+the same attack, statement, meeting or decision, reported within a day or two), so the
+rule leans to precision: a wrong merge hides a distinct event from the analyst, a missed
+merge only shows one event twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.canonical import article_id
+from monitor.cluster.fingerprint import Fingerprint
+from monitor.cluster.text import GENERIC
+
+__all__ = [
+    "Candidate",
+    "ClusterSettings",
+    "Decision",
+    "Neighbour",
+    "decide",
+    "similarity",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Thresholds of the story rule; exposed to operators under `[stories]` in config."""
+
+    window_hours: float = 72.0  # beyond this gap two items are never one story
+    near_threshold: float = 0.40  # similarity for reworded copies published close together
+    grace_hours: float = 12.0  # gap within which near_threshold applies unchanged
+    decay_per_day: float = 0.20  # threshold rise per day of gap beyond grace_hours
+    # Same outlet article id under a new headline: off (None) by default, because live
+    # pages get re-headlined for the next event (strikes → ceasefire) and precision wins.
+    same_article_threshold: float | None = None
+    generic_weight: float = 0.3  # weight of words this beat uses in nearly every item
+    place_conflict_factor: float = 0.7  # titles name places and share none
+    number_conflict_factor: float = 0.8  # titles carry figures and share none
+    story_containment: float = 0.6  # share of headline words found across a story's items
+    story_min_words: int = 3
+    updates: bool = False  # flag later reports that add facts (see cluster.updates)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The item being placed."""
+
+    canonical_url: str
+    fingerprint: Fingerprint
+    published: datetime  # UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """An item already in a story, as the index returns it."""
+
+    story_id: int
+    canonical_url: str
+    fingerprint: Fingerprint
+    published: datetime  # UTC
+    item_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Join `story_id`, or start a new story when it is None; `reason` is for people."""
+
+    story_id: int | None
+    reason: str
+    score: float
+    new: bool = False  # set by Clusterer when it allocated `story_id` for this item
+    update: str | None = None  # what this item adds to its story (settings.updates)
+
+
+def _weight(tokens: frozenset[str], generic_weight: float) -> float:
+    generic = len(tokens & GENERIC)
+    return len(tokens) - generic + generic_weight * generic
+
+
+def _weighted_jaccard(a: frozenset[str], b: frozenset[str], generic_weight: float) -> float:
+    """Jaccard with beat-generic words counting `generic_weight` instead of 1 (set ops in C:
+    this runs once per candidate pair)."""
+    shared = a & b
+    if not shared:
+        return 0.0
+    inter = _weight(shared, generic_weight)
+    return inter / (_weight(a, generic_weight) + _weight(b, generic_weight) - inter)
+
+
+def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tuple[float, str]:
+    """Similarity in [0, 1] of two fingerprints, and what drove it, in words.
+
+    The title carries the event; the lead confirms it. The score is the larger of the
+    title similarity and the mean of title and title+lead similarity, so a shared lead
+    cannot join two items whose headlines report different things. Titles that name
+    places or figures and share none are discounted: same words, other incident.
+    """
+    g = settings.generic_weight
+    title = _weighted_jaccard(a.title_set, b.title_set, g)
+    text = _weighted_jaccard(a.text_set, b.text_set, g)
+    score = max(title, (title + text) / 2)
+    what = f"title similarity {title:.2f}, text {text:.2f}"
+    places_a = a.places & set(a.title_tokens)
+    places_b = b.places & set(b.title_tokens)
+    if places_a and places_b and not places_a & places_b:
+        score *= settings.place_conflict_factor
+        what += f"; different places ({', '.join(sorted(places_a ^ places_b))})"
+    if a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers:
+        score *= settings.number_conflict_factor
+        what += "; different figures"
+    return score, what
+
+
+def _threshold(gap_hours: float, settings: ClusterSettings) -> float:
+    late = max(0.0, gap_hours - settings.grace_hours)
+    return settings.near_threshold + settings.decay_per_day * late / 24.0
+
+
+def decide(
+    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+) -> Decision:
+    """Place `candidate`: the story of its best-matching neighbour, or a new story.
+
+    Exact duplicates (same canonical URL; same normalised title and lead) join at once.
+    Otherwise each neighbour within the window scores its similarity against a threshold
+    that rises with the time gap; the story whose neighbour clears it by the widest margin
+    wins. Ties go to the lower story id, so the outcome does not depend on index order.
+    """
+    fp = candidate.fingerprint
+    cand_article = article_id(candidate.canonical_url) if candidate.canonical_url else None
+    best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
+    has_text = bool(fp.title_tokens or fp.lead_tokens)
+    for n in sorted(neighbours, key=lambda x: (x.story_id, x.published, x.item_key)):
+        gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
+        if gap > settings.window_hours:
+            continue
+        if candidate.canonical_url and candidate.canonical_url == n.canonical_url:
+            return Decision(n.story_id, "same canonical URL", 1.0)
+        if has_text and fp.exact_key == n.fingerprint.exact_key:
+            return Decision(
+                n.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
+            )
+        score, what = similarity(fp, n.fingerprint, settings)
+        threshold = _threshold(gap, settings)
+        rule = f"≥ {threshold:.2f} within {gap:.0f}h"
+        if (
+            settings.same_article_threshold is not None
+            and cand_article is not None
+            and cand_article == article_id(n.canonical_url)
+        ):
+            # A developing story re-headlined under the same article id: the id says
+            # "same page", the words must still say "same event" (live pages change topic).
+            threshold = min(threshold, settings.same_article_threshold)
+            rule = f"≥ {threshold:.2f}, same article {cand_article} re-headlined"
+        margin = score - threshold
+        if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
+            best = (margin, -n.story_id, score, f"{what} {rule}")
+    if best is None:  # no single report is close: try the story's reports together
+        story_best = _story_containment(candidate, neighbours, settings)
+        if story_best is not None:
+            best = (0.0, -story_best[1], story_best[0], story_best[2])
+    if best is None:
+        return Decision(None, "no story within the window is similar enough", 0.0)
+    return Decision(-best[1], best[3], round(best[2], 4))
+
+
+def _story_containment(
+    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+) -> tuple[float, int, str] | None:
+    """A story whose recent items, together, use most of the candidate's headline words.
+
+    Follow-ups of a developing story reuse words spread over several earlier reports;
+    no single one of them may be close. Only distinctive words count, at least
+    `story_min_words` of them, and only items within `grace_hours`.
+    """
+    words = [t for t in dict.fromkeys(candidate.fingerprint.title_tokens) if t not in GENERIC]
+    if len(words) < settings.story_min_words:
+        return None
+    vocab: dict[int, set[str]] = {}
+    for n in neighbours:
+        gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
+        if gap <= settings.grace_hours:
+            vocab.setdefault(n.story_id, set()).update(n.fingerprint.words)
+    best: tuple[float, int, str] | None = None
+    for story_id in sorted(vocab):
+        shared = [w for w in words if w in vocab[story_id]]
+        share = len(shared) / len(words)
+        if (
+            len(shared) >= settings.story_min_words
+            and share >= settings.story_containment
+            and (best is None or share > best[0])
+        ):
+            best = (
+                share,
+                story_id,
+                f"{len(shared)} of {len(words)} headline words "
+                f"({', '.join(shared)}) in the story's reports within "
+                f"{settings.grace_hours:g}h",
+            )
+    return best

@@ -1,0 +1,93 @@
+"""canonical_url: one article, one link."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.canonical import canonical_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("HTTPS://WWW.Dawn.COM/news/1947870/slug", "https://www.dawn.com/news/1947870/slug"),
+        ("https://www.dawn.com:443/news/1", "https://www.dawn.com/news/1"),
+        ("http://www.dawn.com:80/news/1", "http://www.dawn.com/news/1"),
+        ("https://example.org:8443/a", "https://example.org:8443/a"),
+        ("https://www.dawn.com/news/1#comments", "https://www.dawn.com/news/1"),
+        ("https://www.dawn.com/news/1/", "https://www.dawn.com/news/1"),
+        ("https://www.dawn.com/", "https://www.dawn.com/"),
+        ("https://www.dawn.com", "https://www.dawn.com/"),
+        (
+            "https://www.geo.tv/latest/1?utm_source=twitter&utm_medium=social&fbclid=abc",
+            "https://www.geo.tv/latest/1",
+        ),
+        (
+            "https://example.org/a?z=2&gclid=x&a=1&ref=home&mc_cid=1&ocid=msn",
+            "https://example.org/a?a=1&z=2",
+        ),
+        (
+            "https://www.bbc.co.uk/news/world-asia-1?at_medium=RSS&at_campaign=KARANGA",
+            "https://www.bbc.co.uk/news/world-asia-1",
+        ),
+        ("https://www.dawn.com/news/1947870/amp", "https://www.dawn.com/news/1947870"),
+        ("https://www.thenews.com.pk/amp/1349926-x", "https://www.thenews.com.pk/1349926-x"),
+        ("https://tribune.com.pk/story/1/x?amp=1", "https://tribune.com.pk/story/1/x"),
+        ("https://www.geo.tv/latest/1?outputType=amp", "https://www.geo.tv/latest/1"),
+        ("https://m.dawn.com/news/1", "https://www.dawn.com/news/1"),
+        ("https://amp.dawn.com/news/1", "https://www.dawn.com/news/1"),
+        ("https://www.bbc.co.uk/news/world-asia-1.amp", "https://www.bbc.co.uk/news/world-asia-1"),
+        ("https://m.bbc.com/urdu/articles/x", "https://www.bbc.com/urdu/articles/x"),
+        (
+            "https://news.google.com/url?url=https%3A%2F%2Fwww.dawn.com%2Fnews%2F1%3Futm_source%3Dg",
+            "https://www.dawn.com/news/1",
+        ),
+        (
+            "https://www.google.com/url?q=https://www.geo.tv/latest/5/&sa=U",
+            "https://www.geo.tv/latest/5",
+        ),
+        (
+            "https://l.facebook.com/l.php?u=https%3A%2F%2Ftribune.com.pk%2Fstory%2F9&h=AT0",
+            "https://tribune.com.pk/story/9",
+        ),
+        ("https://www.google.com/amp/s/www.dawn.com/news/1/amp", "https://www.dawn.com/news/1"),
+    ],
+)
+def test_canonical_cases(raw: str, expected: str) -> None:
+    assert canonical_url(raw) == expected
+
+
+def test_amp_word_kept_for_unknown_sites() -> None:
+    # On a site we do not know, "/amp" may be a real page name (amplifiers, say).
+    assert canonical_url("https://example.org/shop/amp") == "https://example.org/shop/amp"
+
+
+def test_meaningful_params_kept_and_sorted() -> None:
+    assert canonical_url("https://example.org/p?id=7&page=2") == "https://example.org/p?id=7&page=2"
+    assert canonical_url("https://example.org/p?page=2&id=7") == "https://example.org/p?id=7&page=2"
+
+
+_JUNK = ["", "   ", "not a url", "http://[::1", "mailto:x@y", "://", "%%%"]
+
+
+@pytest.mark.parametrize("junk", _JUNK)
+def test_garbage_is_returned_not_raised(junk: str) -> None:
+    assert isinstance(canonical_url(junk), str)
+
+
+def test_idempotent_on_examples() -> None:
+    for raw in ("https://m.dawn.com/news/1/amp/?utm_source=x#c", "https://Example.org/a/?b=1&a=2"):
+        once = canonical_url(raw)
+        assert canonical_url(once) == once
+
+
+@given(st.text())
+def test_never_raises(text: str) -> None:
+    assert isinstance(canonical_url(text), str)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_never_raises_on_url_like(path: str) -> None:
+    assert isinstance(canonical_url("https://www.dawn.com/" + path), str)
