@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -29,6 +29,11 @@ from monitor.errors import MonitorError
 from monitor.health import HealthServer, Metrics
 from monitor.settings import Recipient, Settings, load_settings
 from monitor.store import DaemonInfo, Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from monitor.deliver import SendReport
 
 log = logging.getLogger("monitor.daemon")
 STOP_GRACE_SECONDS = 8.0  # SIGTERM to exit, well inside systemd's default 90 s and our 10 s goal
@@ -106,10 +111,17 @@ class Daemon:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.last_tick: datetime | None = None
         self.caught_up = False
-        self.store: Store | None = None
+        self._store: Store | None = None
         self.matcher: Any = None
         self.scheduler: Any = None
         self.http: HealthServer | None = None
+
+    @property
+    def store(self) -> Store:
+        """The open database (set once `run` has opened it)."""
+        if self._store is None:
+            raise RuntimeError("the daemon's store is not open")
+        return self._store
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -119,7 +131,7 @@ class Daemon:
         self._install_signals()  # first: a SIGTERM during start-up still stops cleanly
         self.lock.acquire()
         try:
-            self.store = Store(self.settings.database_url)  # refuses a database that is behind
+            self._store = Store(self.settings.database_url)  # refuses a database that is behind
             self.store.sync_feeds(self.settings.feeds)
             self.matcher = Matcher.from_file(self.settings.rules_path)
             self._start_http()
@@ -134,8 +146,8 @@ class Daemon:
             log.info("daemon stopped")
             return 0
         finally:
-            if self.store is not None:
-                self.store.close()
+            if self._store is not None:
+                self._store.close()
             self.lock.release()
 
     def _install_signals(self) -> None:
@@ -182,6 +194,9 @@ class Daemon:
             misfire_grace_time=max(1, int(poll)),
         )
         self.scheduler.add_job(
+            self.retry, IntervalTrigger(minutes=1), id="retry", misfire_grace_time=60
+        )
+        self.scheduler.add_job(
             self.cleanup,
             IntervalTrigger(hours=24),
             id="cleanup",
@@ -226,9 +241,9 @@ class Daemon:
                 faulthandler.dump_traceback(all_threads=True)  # what was stuck, for the log
         if self.http is not None:
             self.http.stop()
-        if self.store is not None:
+        if self._store is not None:
             with contextlib.suppress(Exception):
-                self.store.beat(self._info(stopped=datetime.now(UTC)))
+                self._store.beat(self._info(stopped=datetime.now(UTC)))
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration (feeds, rules, recipients) without a restart."""
@@ -243,7 +258,6 @@ class Daemon:
         if settings.database_url != self.settings.database_url:
             log.warning("database.url changed: restart the daemon to use the new database")
             settings = _with_database(settings, self.settings.database_url)
-        assert self.store is not None
         self.store.sync_feeds(settings.feeds)
         self.settings, self.matcher = settings, matcher
         self._schedule_digests(catch_up=False)
@@ -252,11 +266,11 @@ class Daemon:
     # -- jobs ----------------------------------------------------------------------------
 
     def poll_tick(self) -> None:
+        from monitor.deliver import send_alerts
         from monitor.pipeline import poll
 
         if self.stop.is_set():
             return
-        assert self.store is not None
         try:
             report = poll(self.settings, self.store, self.matcher, stop=self.stop)
         except Exception:
@@ -278,6 +292,7 @@ class Daemon:
         with contextlib.suppress(Exception):
             self.store.beat(self._info())
             self.metrics.record_health(self.store.feed_health())
+        self._deliver("alert", lambda now: send_alerts(self.settings, self.store, now))
         if not self.caught_up:
             self.caught_up = True
             self.catch_up()
@@ -287,16 +302,40 @@ class Daemon:
         from monitor.deliver import send_digests
 
         recipient = next((r for r in self.settings.digest.recipients if r.address == address), None)
-        if recipient is None or self.stop.is_set():
+        if recipient is None:
             return
-        assert self.store is not None
-        now = datetime.now(UTC)
-        for rep in send_digests(
-            self.settings, self.store, now, recipients=[recipient], due_only=True
-        ):
+        self._deliver(
+            "digest",
+            lambda now: send_digests(
+                self.settings, self.store, now, recipients=[recipient], due_only=True
+            ),
+        )
+
+    def catch_up(self) -> None:
+        for r in self.settings.digest.recipients:
+            self.digest_job(r.address)
+
+    def retry(self) -> None:
+        """Pending copies (4xx, lost connection) whose backoff has passed."""
+        from monitor.deliver import retry_pending
+
+        self._deliver("retry", lambda now: retry_pending(self.settings, self.store, now))
+
+    def _deliver(self, what: str, send: Callable[[datetime], list[SendReport]]) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            reports = send(datetime.now(UTC))
+        except Exception:
+            log.exception(f"{what} delivery failed")
+            self.metrics.record_error(what)
+            return
+        for rep in reports:
+            if rep.status == "empty":
+                continue
             self.metrics.record_delivery(rep.status)
             log.info(
-                f"digest {rep.status}",
+                f"{what} {rep.status}",
                 extra={
                     "recipient": rep.recipient,
                     "count": rep.stories,
@@ -305,15 +344,18 @@ class Daemon:
                 },
             )
 
-    def catch_up(self) -> None:
-        for r in self.settings.digest.recipients:
-            self.digest_job(r.address)
-
     def cleanup(self) -> None:
-        """Daily housekeeping: let SQLite fold its write-ahead log back into the database."""
-        assert self.store is not None
-        with contextlib.suppress(Exception):
+        """Daily housekeeping: prune old items (tombstones stay), then compact the database."""
+        now = datetime.now(UTC)
+        try:
+            pruned = self.store.prune(
+                now - timedelta(days=self.settings.daemon.retention_days), now
+            )
+            log.info("old items pruned", extra={"count": pruned})
             self.store.maintenance()
+        except Exception:
+            log.exception("cleanup failed")
+            self.metrics.record_error("cleanup")
 
     # -- health ----------------------------------------------------------------------------
 
@@ -326,7 +368,6 @@ class Daemon:
         if age > limit:
             return False, f"last poll tick finished {int(age.total_seconds())} s ago"
         try:
-            assert self.store is not None
             self.store.ping()
         except Exception as exc:
             return False, f"database does not answer: {exc}"
