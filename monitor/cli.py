@@ -164,6 +164,28 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"{redact_url(url)}: {before or 'empty'} -> {after}")
 
 
+@db.command("copy")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The new, empty database, e.g. postgresql+psycopg://user@host/monitor.",
+)
+@click.pass_context
+def db_copy(ctx: click.Context, target: str) -> None:
+    """Copy the whole database, delivery ledger included, into a new one (e.g. PostgreSQL)."""
+    from monitor.settings import redact_url
+    from monitor.store.copy import copy_database
+
+    counts = copy_database(settings_of(ctx).database_url, target)
+    for table, n in counts.items():
+        click.echo(f"{table}: {n} rows")
+    click.echo(
+        f"copied into {redact_url(target)}; point [database] url (or MONITOR_DATABASE_URL) at it"
+    )
+
+
 @db.command("current")
 @click.pass_context
 def db_current(ctx: click.Context) -> None:

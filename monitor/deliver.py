@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import smtplib
+import socket
 import ssl
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +36,9 @@ from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
+
+# Who claims a digest copy while sending it: this process, on this host.
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +262,11 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
     same Message-ID. The stories shown in full are trimmed (never silently) to
     `max_stories` and to the server's SIZE limit.
     """
+    if not store.claim_digest(row.id, OWNER, now, timedelta(seconds=settings.daemon.lease_seconds)):
+        # Another daemon is sending this copy right now (several daemons on PostgreSQL).
+        return SendReport(
+            row.recipient, row.id, 0, "empty", kind=row.kind, error="claimed elsewhere"
+        )
     r = recipient_config(settings, row.recipient)
     stories = store.stories_by_ids(store.digest_stories(row.id), recipient=row.recipient)
     if not stories:
@@ -424,29 +434,36 @@ def send_digests(
     whose local send time has passed today without a digest."""
     reports: list[SendReport] = []
     for r in recipients if recipients is not None else settings.digest.recipients:
-        tz = r.timezone or settings.digest.timezone
-        send_at = r.send_at or settings.digest.send_at
-        if due_only and not digest_mod.digest_due(
-            send_at, tz, now, store.last_digest_created(r.address, "digest")
-        ):
-            continue
-        new_ids = store.undelivered_story_ids(
-            r.address, topics=r.topics, min_severity=r.min_severity
-        )
-        if dry_run:
-            pending = store.pending_digests(recipient=r.address, kind="digest")
-            n = len(new_ids) + sum(p.story_count for p in pending)
-            status = "dry-run" if n else "empty"
-            where = f"{len(pending)} pending, {len(new_ids)} new stories"
-            reports.append(SendReport(r.address, None, n, status, where))
-            continue
-        done, new_ids = _absorb_and_retry(settings, store, r, "digest", new_ids, now)
-        if new_ids:
-            rep = _freeze_and_send(settings, store, r, "digest", new_ids, now)
-            if rep is not None:
-                done.append(rep)
-        reports += done or [SendReport(r.address, None, 0, "empty")]
+        # One process decides and freezes a recipient's digest at a time (several daemons).
+        with store.exclusive(f"digest:{r.address}") as mine:
+            if mine:
+                reports += _digest_one(settings, store, r, now, dry_run=dry_run, due_only=due_only)
     return reports
+
+
+def _digest_one(
+    settings: Settings, store: Store, r: Recipient, now: datetime, *, dry_run: bool, due_only: bool
+) -> list[SendReport]:
+    """Retry the recipient's pending digests, then freeze and send what is new."""
+    tz = r.timezone or settings.digest.timezone
+    send_at = r.send_at or settings.digest.send_at
+    if due_only and not digest_mod.digest_due(
+        send_at, tz, now, store.last_digest_created(r.address, "digest")
+    ):
+        return []
+    new_ids = store.undelivered_story_ids(r.address, topics=r.topics, min_severity=r.min_severity)
+    if dry_run:
+        pending = store.pending_digests(recipient=r.address, kind="digest")
+        n = len(new_ids) + sum(p.story_count for p in pending)
+        status = "dry-run" if n else "empty"
+        where = f"{len(pending)} pending, {len(new_ids)} new stories"
+        return [SendReport(r.address, None, n, status, where)]
+    done, new_ids = _absorb_and_retry(settings, store, r, "digest", new_ids, now)
+    if new_ids:
+        rep = _freeze_and_send(settings, store, r, "digest", new_ids, now)
+        if rep is not None:
+            done.append(rep)
+    return done or [SendReport(r.address, None, 0, "empty")]
 
 
 def send_alerts(settings: Settings, store: Store, now: datetime) -> list[SendReport]:
@@ -456,31 +473,38 @@ def send_alerts(settings: Settings, store: Store, now: datetime) -> list[SendRep
     meanwhile waits for the next one. A recipient with a pending alert gets the new stories
     added to it when it was certainly never delivered; its retry follows the backoff.
     """
-    interval = timedelta(minutes=settings.digest.alert_interval_minutes)
     reports: list[SendReport] = []
     for r in settings.digest.recipients:
-        ids = store.undelivered_story_ids(
-            r.address,
-            topics=r.topics,
-            min_severity="alert",
-            kind="alert",
-            since=now - ALERT_MAX_AGE,
-        )
-        pending = store.pending_digests(recipient=r.address, kind="alert")
-        if pending:
-            clean = next((p for p in pending if not p.uncertain), None)
-            if clean is not None and ids:
-                store.extend_digest(clean.id, ids)
-            continue  # retry_pending delivers it when its backoff has passed
-        if not ids:
-            continue
-        last = store.last_digest_created(r.address, "alert")
-        if last is not None and now - last < interval:
-            continue  # rate limit: batched into the next alert email
-        rep = _freeze_and_send(settings, store, r, "alert", ids, now)
+        # One process decides a recipient's alerts at a time (several daemons on PostgreSQL).
+        with store.exclusive(f"alert:{r.address}") as mine:
+            rep = _alert_one(settings, store, r, now) if mine else None
         if rep is not None:
             reports.append(rep)
     return reports
+
+
+def _alert_one(settings: Settings, store: Store, r: Recipient, now: datetime) -> SendReport | None:
+    """The alert email for one recipient, when one is due."""
+    interval = timedelta(minutes=settings.digest.alert_interval_minutes)
+    ids = store.undelivered_story_ids(
+        r.address,
+        topics=r.topics,
+        min_severity="alert",
+        kind="alert",
+        since=now - ALERT_MAX_AGE,
+    )
+    pending = store.pending_digests(recipient=r.address, kind="alert")
+    if pending:
+        clean = next((p for p in pending if not p.uncertain), None)
+        if clean is not None and ids:
+            store.extend_digest(clean.id, ids)
+        return None  # retry_pending delivers it when its backoff has passed
+    if not ids:
+        return None
+    last = store.last_digest_created(r.address, "alert")
+    if last is not None and now - last < interval:
+        return None  # rate limit: batched into the next alert email
+    return _freeze_and_send(settings, store, r, "alert", ids, now)
 
 
 def preview(

@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import logging
 import os
+import socket
 import threading
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from monitor import sources
 from monitor.canonical import canonical_url
@@ -52,9 +54,87 @@ def poll(
     feeds they were for stay due; what was already fetched is still written.
     """
     now = now or datetime.now(UTC)
-    feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
+    if dry_run:
+        feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
+        return _run(settings, store, matcher, now, feeds, dry_run=True, stop=stop)
+    # Several daemons (and `monitor check`) may share one database: lease the feeds this pass
+    # takes, so no other process fetches them meanwhile; a lease left by a crash expires.
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=settings.daemon.lease_seconds)
+    for dead in filter(_died_here, store.lease_owners()):
+        store.release_feeds(dead)  # a process of this machine was killed mid-pass
+    if names is not None or ignore_schedule:  # a manual run: everything asked for, at once
+        batch, limit = None, None
+    else:  # small batches, so daemons sharing a database share the due feeds
+        batch = limit = max(4 * settings.fetch.concurrency, 32)
+    reports: list[PassReport] = []
+    done: set[int] = set()
+    try:
+        while not (stop is not None and stop.is_set()):
+            feeds = store.claim_feeds(
+                owner,
+                now,
+                lease,
+                names=names,
+                ignore_schedule=ignore_schedule,
+                limit=limit,
+                exclude=done,
+            )
+            if not feeds:
+                break
+            done.update(f.id for f in feeds)
+            reports.append(_run(settings, store, matcher, now, feeds, dry_run=False, stop=stop))
+            if batch is None or len(feeds) < batch:
+                break
+    finally:
+        store.release_feeds(owner)  # what the pass did not finish stays due
+    return _merge(reports)
+
+
+def _merge(reports: list[PassReport]) -> PassReport:
+    return PassReport(
+        feeds_polled=sum(r.feeds_polled for r in reports),
+        new_items=sum(r.new_items for r in reports),
+        new_matches=sum(r.new_matches for r in reports),
+        matched=tuple(m for r in reports for m in r.matched),
+        failures=tuple(f for r in reports for f in r.failures),
+        not_modified=sum(r.not_modified for r in reports),
+        notices=tuple(n for r in reports for n in r.notices),
+    )
+
+
+def _died_here(owner: str) -> bool:
+    """Whether a lease owner (host:pid:tag) was a process of this machine that is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's lease: it expires by itself
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    matcher: Matcher,
+    now: datetime,
+    feeds: list[FeedState],
+    *,
+    dry_run: bool,
+    stop: threading.Event | None,
+) -> PassReport:
     if not feeds:
         return PassReport()
+    # The per-host limit is shared by the daemons that poll together: each takes its share.
+    sharing = store.live_daemons(now, timedelta(seconds=3 * settings.daemon.poll_seconds + 60))
+    if sharing > 1:
+        fetch = replace(settings.fetch, per_host=max(1, settings.fetch.per_host // sharing))
+        settings = replace(settings, fetch=fetch)
     run = _Pass(settings, store, matcher, now, dry_run, stop)
     asyncio.run(run.all(feeds))
     return run.report()

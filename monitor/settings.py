@@ -88,6 +88,7 @@ class DaemonConfig:
     http: str | None = None  # "127.0.0.1:9464" serves /healthz and /metrics
     retention_days: int = 90  # items older than this are pruned (tombstones stay)
     lock_dir: str | None = None  # where the single-daemon lock of a SQLite database lives
+    lease_seconds: float = 600.0  # how long a claimed feed or digest stays with one daemon
 
     @property
     def http_address(self) -> tuple[str, int] | None:
@@ -215,8 +216,15 @@ class _Reader:
         if retention < 1:
             raise self.fail(p + "retention_days", "expected a positive number of days")
         lock_dir = self.get(t, p, "lock_dir", str, "") or None
+        lease = self.get(t, p, "lease_seconds", float, d.lease_seconds)
+        if lease <= 0:
+            raise self.fail(p + "lease_seconds", "expected a positive number of seconds")
         return DaemonConfig(
-            poll_seconds=poll, http=http, retention_days=retention, lock_dir=lock_dir
+            poll_seconds=poll,
+            http=http,
+            retention_days=retention,
+            lock_dir=lock_dir,
+            lease_seconds=lease,
         )
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:

@@ -55,6 +55,22 @@ def _postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def pg_empty_url() -> Iterator[str]:
+    """A schema of its own on the test PostgreSQL, not migrated (skips without one)."""
+    yield from _postgres_url()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated schema of its own on the test PostgreSQL (skips without one)."""
+    from monitor.store.engine import upgrade
+
+    for url in _postgres_url():
+        upgrade(url)
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, and PostgreSQL when configured."""

@@ -283,8 +283,11 @@ def test_one_catch_up_digest_after_downtime(
         time.sleep(1.5)  # a second trigger would have fired by now
         d.signal(signal.SIGTERM)
         assert d.wait(10) == 0
-    assert len(list(outbox.glob("*.eml"))) == 1
-    assert count(sqlite_url, "SELECT count(*) FROM digest WHERE status = 'sent'") == 1
+    assert len(list(outbox.glob("*-digest-*.eml"))) == 1
+    assert (
+        count(sqlite_url, "SELECT count(*) FROM digest WHERE kind = 'digest' AND status = 'sent'")
+        == 1
+    )
 
 
 def test_json_logs(

@@ -23,6 +23,7 @@ from monitor.models import Item, Match, Span, StoryEntry
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
+from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
 
 __all__ = [
@@ -62,7 +63,7 @@ class DigestRow:
     shown: int | None = None
 
 
-class Store(FeedsMixin, RetentionMixin):
+class Store(FeedsMixin, RetentionMixin, LeasesMixin):
     """One database: SQLite file or PostgreSQL. Opening checks the schema is current."""
 
     def __init__(self, url: str, *, check: bool = True) -> None:
@@ -476,6 +477,7 @@ class Store(FeedsMixin, RetentionMixin):
                 d.shown = shown
             if status == "sent":
                 d.sent_at = now
+            d.claimed_by = d.claimed_until = None  # this attempt is over
             s.add(d)
             s.commit()
 

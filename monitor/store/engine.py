@@ -18,6 +18,7 @@ from monitor.errors import DatabaseError, SchemaBehindError
 # alembic/ sits at the top of the project, beside monitor/ (the project is installed editable).
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATION_LOCK = 0x46524D31  # an advisory-lock key of our own ("FRM1")
 
 
 def make_engine(url: str) -> Engine:
@@ -86,6 +87,10 @@ def upgrade(url: str) -> tuple[str | None, str]:
     try:
         before = current_revision(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Two `monitor db upgrade` at once: the second waits here, then finds nothing
+                # to do. The lock ends with the transaction.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

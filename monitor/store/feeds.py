@@ -154,6 +154,7 @@ class FeedsMixin:
                 feed.last_error = (outcome.error or "unknown error")[:2000]
                 feed.failing_since = feed.failing_since or outcome.checked
             feed.gone = feed.gone or outcome.gone
+            feed.lease_owner = feed.lease_until = None  # the pass is done with this feed
             s.add(feed)
             s.commit()
 

@@ -59,6 +59,9 @@ class Feed(SQLModel, table=True):
     error_streak: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
     failing_since: datetime | None = _dt(default=None)
+    # Set while one daemon has claimed the feed for a pass (several daemons on PostgreSQL).
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = _dt(default=None, index=True)
     # Where the feed came from ("config", "cli", "opml"): config feeds are managed in the file.
     origin: str = Field(default="config", max_length=10)
     # The URL as configured or added; `url` moves on a permanent redirect, this does not, so
@@ -148,6 +151,9 @@ class Digest(SQLModel, table=True):
     uncertain: bool = False
     error: str | None = Field(default=None, max_length=2000)
     story_count: int = 0
+    # Set while one process delivers this copy, so two daemons never send it both.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = _dt(default=None)
     shown: int | None = None  # stories shown in full in the last rendering; the rest counted
 
 

@@ -1,0 +1,164 @@
+"""Sharing work between daemons: feed leases, digest claims and advisory locks.
+
+On PostgreSQL any number of daemons share one database. A daemon claims a batch of due feeds
+with `SELECT … FOR UPDATE SKIP LOCKED`, writes its id and a lease expiry, commits, fetches
+outside any transaction, and releases each lease when it records the result. A daemon that
+dies leaves leases that expire and are taken over. A digest copy is claimed the same way
+before it is sent. On SQLite there is one daemon (a file lock sees to it) and these
+statements are serialised by BEGIN IMMEDIATE; the same code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.models import FeedState
+from monitor.store import tables as t
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+class LeasesMixin:
+    engine: Engine
+
+    def claim_feeds(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        names: Iterable[str] | None = None,
+        ignore_schedule: bool = False,
+        limit: int | None = None,
+        exclude: Collection[int] = (),
+    ) -> list[FeedState]:
+        """Lease the due feeds no other live daemon holds; return them."""
+        f = _table(t.Feed)
+        query = sa.select(f).where(
+            f.c.enabled,
+            ~f.c.gone,
+            ~f.c.removed,
+            sa.or_(f.c.lease_until.is_(None), f.c.lease_until < now, f.c.lease_owner == owner),
+        )
+        if names is not None:
+            query = query.where(f.c.name.in_(list(names)))
+        if exclude:
+            query = query.where(f.c.id.not_in(list(exclude)))
+        if not ignore_schedule:
+            query = query.where(sa.or_(f.c.next_check.is_(None), f.c.next_check <= now))
+        query = query.order_by(f.c.next_check.is_not(None), f.c.next_check, f.c.id).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=f)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+            if rows:
+                conn.execute(
+                    sa.update(f)
+                    .where(f.c.id.in_([r["id"] for r in rows]))
+                    .values(lease_owner=owner, lease_until=now + lease)
+                )
+        return [
+            FeedState(
+                id=r["id"],
+                name=r["name"],
+                url=r["url"],
+                language=r["language"],
+                etag=r["etag"],
+                last_modified=r["last_modified"],
+                body_hash=r["body_hash"],
+                error_streak=r["error_streak"],
+            )
+            for r in rows
+        ]
+
+    def release_feeds(self, owner: str) -> None:
+        """Give up every lease `owner` still holds (feeds it did not finish stay due)."""
+        f = _table(t.Feed)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(f)
+                .where(f.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def lease_owners(self) -> list[str]:
+        f = _table(t.Feed)
+        with self.engine.connect() as conn:
+            return [
+                str(o)
+                for o in conn.execute(
+                    sa.select(f.c.lease_owner).where(f.c.lease_owner.is_not(None)).distinct()
+                ).scalars()
+            ]
+
+    def live_daemons(self, now: datetime, within: timedelta) -> int:
+        """Daemons whose heartbeat is recent and who have not said they stopped."""
+        b = _table(t.DaemonBeat)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        b.c.stopped.is_(None),
+                        b.c.last_tick.is_not(None),
+                        b.c.last_tick >= now - within,
+                    )
+                ).scalar_one()
+            )
+
+    def claim_digest(self, digest_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Claim a pending copy for delivery; False when another process has it."""
+        d = _table(t.Digest)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(d)
+                .where(
+                    d.c.id == digest_id,
+                    d.c.status == "pending",
+                    sa.or_(
+                        d.c.claimed_until.is_(None),
+                        d.c.claimed_until < now,
+                        d.c.claimed_by == owner,
+                    ),
+                )
+                .values(claimed_by=owner, claimed_until=now + lease)
+            )
+            return bool(result.rowcount == 1)
+
+    def release_digest(self, digest_id: int) -> None:
+        d = _table(t.Digest)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(d).where(d.c.id == digest_id).values(claimed_by=None, claimed_until=None)
+            )
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Hold a cluster-wide lock named `name` (PostgreSQL advisory lock) while the block runs.
+
+        Yields False, without waiting, when another process holds it. On SQLite there is one
+        daemon, so it always yields True.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        key = zlib.crc32(name.encode()) - 2**31  # a stable signed 32-bit key
+        with self.engine.connect() as conn:
+            got = bool(
+                conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            )
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
