@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +21,14 @@ import ahocorasick
 
 from monitor.match.language import And, Lexicon, Node, Not, Or, Scoped, Term
 from monitor.match.rulebook import Rule, RuleBook, load_rules, parse_rules
-from monitor.match.textnorm import SEP, Normalized, normalize, normalize_fast
+from monitor.match.textnorm import (
+    SEP,
+    Normalized,
+    OffsetMap,
+    normalize,
+    normalize_fast,
+    offset_map,
+)
 from monitor.models import Match, Span
 
 TEXT_FIELDS = frozenset({"title", "summary"})  # where an unscoped term may match
@@ -76,15 +84,23 @@ _SEP_RE = re.compile(SEP)
 # A hit: field, start and end of the matched words in the normalised field text.
 Hit = tuple[str, int, int]
 
+# A "seen" key is term id * 4 + field index: one int per (term, field) found in an item.
+_FIELDS = ("title", "summary", "source", "lang")
+_FIELD_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+
+# What the automaton stores per key: (term id * 4, key length, prefix key?, term id).
+_Value = tuple[int, int, bool, int]
+_Predicate = Callable[[set[int], "_Lazy"], bool]
+
 
 class _Item:
-    """Per-item state: normalised fields, hits per term id, lazily built offset maps."""
+    """Per-item state for spans and NEAR: normalised fields, hits per term id."""
 
     __slots__ = ("_seps", "hits", "norm", "raw")
 
-    def __init__(self, raw: dict[str, str]) -> None:
+    def __init__(self, raw: dict[str, str], norm: dict[str, str] | None = None) -> None:
         self.raw = raw
-        self.norm = {name: normalize_fast(text) for name, text in raw.items()}
+        self.norm = norm or {name: normalize_fast(text) for name, text in raw.items()}
         self.hits: dict[int, list[Hit]] = {}
         self._seps: dict[str, list[int]] = {}
 
@@ -96,12 +112,44 @@ class _Item:
         return bisect_right(seps, pos) - 1
 
 
+class _Lazy:
+    """What the hot path has of an item; builds the full `_Item` only if a rule needs it."""
+
+    __slots__ = ("_item", "found", "norm", "raw")
+
+    def __init__(
+        self, raw: tuple[str, ...], norm: tuple[str, ...], found: list[tuple[int, _Value]]
+    ) -> None:
+        self.raw, self.norm, self.found = raw, norm, found
+        self._item: _Item | None = None
+
+    def item(self) -> _Item:
+        if self._item is None:
+            raw = dict(zip(_FIELDS, self.raw, strict=True))
+            state = self._item = _Item(raw, dict(zip(_FIELDS, self.norm, strict=True)))
+            offsets = [0]
+            for text in self.norm:
+                offsets.append(offsets[-1] + len(text))
+            field = 0
+            for end, (_, length, prefix, tid) in self.found:
+                while end >= offsets[field + 1]:
+                    field += 1
+                text, end = self.norm[field], end - offsets[field]
+                # `end` is the last key character: the closing space, or a word character
+                # for a prefix key, whose word then runs to the next space.
+                stop = text.find(SEP, end + 1) if prefix else end
+                hit = (_FIELDS[field], end - length + 2, stop)
+                state.hits.setdefault(tid, []).append(hit)
+        return self._item
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     rule: Rule
     expr: _Node
     exclude: _Node | None
-    always: bool  # can be true with no term present: evaluate for every item
+    test: _Predicate  # the expression as a closure over the "seen" keys
+    test_exclude: _Predicate | None
 
 
 class Matcher:
@@ -112,24 +160,35 @@ class Matcher:
         self._keys: dict[str, int] = {}
         self._automaton = ahocorasick.Automaton()
         self._lexicons = {name: self._term_ids(terms) for name, terms in book.lexicons.items()}
-        compiled = [
-            _Compiled(
-                rule,
-                self._compile(rule.expr, TEXT_FIELDS),
-                self._compile(rule.exclude_expr, TEXT_FIELDS) if rule.exclude_expr else None,
-                False,
+        compiled = []
+        for rule in book.rules:
+            expr = self._compile(rule.expr, TEXT_FIELDS)
+            exclude = self._compile(rule.exclude_expr, TEXT_FIELDS) if rule.exclude_expr else None
+            compiled.append(
+                _Compiled(
+                    rule,
+                    expr,
+                    exclude,
+                    _predicate(expr),
+                    _predicate(exclude) if exclude is not None else None,
+                )
             )
-            for rule in book.rules
-        ]
-        self._compiled = tuple(
-            _Compiled(c.rule, c.expr, c.exclude, _true_without_terms(c.expr)) for c in compiled
-        )
-        self._always = tuple(i for i, c in enumerate(self._compiled) if c.always)
-        by_term: dict[int, set[int]] = {}
+        self._compiled = tuple(compiled)
+        # Each rule is evaluated only when one of its trigger keys is seen: a set of
+        # (term, field) keys at least one of which any item that fires the rule contains.
+        # Rules without one (e.g. pure NOT) are evaluated for every item.
+        always: list[int] = []
+        by_key: dict[int, list[int]] = {}
         for index, c in enumerate(self._compiled):
-            for tid in _positive_ids(c.expr):
-                by_term.setdefault(tid, set()).add(index)
-        self._rules_by_term = {tid: tuple(sorted(r)) for tid, r in by_term.items()}
+            keys = _triggers(c.expr)
+            if keys is None:
+                always.append(index)
+                continue
+            for key in keys:
+                by_key.setdefault(key, []).append(index)
+        self._always = tuple(always)
+        self._rules_by_key = {key: tuple(rules) for key, rules in by_key.items()}
+        self._iter = self._automaton.iter
         if self._keys:
             self._automaton.make_automaton()
 
@@ -159,7 +218,7 @@ class Matcher:
         tid = self._keys.get(key)
         if tid is None:
             tid = self._keys[key] = len(self._keys)
-            self._automaton.add_word(key, (tid, len(key), term.prefix))
+            self._automaton.add_word(key, (tid * 4, len(key), term.prefix, tid))
         return tid
 
     def _term_ids(self, terms: Sequence[Term]) -> frozenset[int]:
@@ -186,6 +245,57 @@ class Matcher:
 
     def match(self, item: Matchable) -> list[Match]:
         """The rules that fire on `item`, in rules-file order. Never raises on any text."""
+        raw = (
+            item.title or "",
+            item.summary or "",
+            getattr(item, "source", "") or "",
+            getattr(item, "language", "") or "",
+        )
+        norm = (normalize_fast(raw[0]), normalize_fast(raw[1]), _short(raw[2]), _short(raw[3]))
+        # One automaton pass over the four fields end to end: no key holds two spaces in a
+        # row, so none can run across the frames of two fields.
+        b1 = len(norm[0])
+        b2 = b1 + len(norm[1])
+        b3 = b2 + len(norm[2])
+        seen: set[int] = set()
+        found: list[tuple[int, _Value]] = []
+        if self._keys:
+            for hit in self._iter(norm[0] + norm[1] + norm[2] + norm[3]):
+                end = hit[0]
+                seen.add(hit[1][0] + (0 if end < b1 else 1 if end < b2 else 2 if end < b3 else 3))
+                found.append(hit)
+        candidates: set[int] = set(self._always)
+        by_key = self._rules_by_key
+        for key in seen:
+            rules = by_key.get(key)
+            if rules:
+                candidates.update(rules)
+        if not candidates:
+            return []
+        lazy = _Lazy(raw, norm, found)
+        matches: list[Match] = []
+        for index in sorted(candidates):
+            c = self._compiled[index]
+            if not c.test(seen, lazy) or (c.test_exclude and c.test_exclude(seen, lazy)):
+                continue
+            # Only now, for a rule that fired: the hits that support it, mapped to spans.
+            state = lazy.item()
+            matches.append(
+                Match(
+                    rule_id=c.rule.id,
+                    topic=c.rule.topic,
+                    severity=c.rule.severity,
+                    rule_version=c.rule.version,
+                    spans=_spans(state, _evaluate(c.expr, state)[1]),
+                )
+            )
+        return matches
+
+    def match_reference(self, item: Matchable) -> list[Match]:
+        """`match` the slow, obvious way: every rule evaluated on hits, full offset maps.
+
+        For tests only: the fast path must give exactly the same matches and spans.
+        """
         state = _Item(
             {
                 "title": item.title or "",
@@ -194,33 +304,25 @@ class Matcher:
                 "lang": getattr(item, "language", "") or "",
             }
         )
-        candidates: set[int] = set(self._always)
         if self._keys:
             for field, text in state.norm.items():
-                for end, (tid, length, prefix) in self._automaton.iter(text):
-                    # `end` is the last key character: the closing space, or a word character
-                    # for a prefix key, whose word then runs to the next space.
+                for end, (_, length, prefix, tid) in self._automaton.iter(text):
                     stop = text.find(SEP, end + 1) if prefix else end
                     state.hits.setdefault(tid, []).append((field, end - length + 2, stop))
-                    rules = self._rules_by_term.get(tid)
-                    if rules:
-                        candidates.update(rules)
         matches: list[Match] = []
-        for index in sorted(candidates):
-            c = self._compiled[index]
+        for c in self._compiled:
             ok, hits = _evaluate(c.expr, state)
             if not ok or (c.exclude is not None and _evaluate(c.exclude, state)[0]):
                 continue
-            matches.append(
-                Match(
-                    rule_id=c.rule.id,
-                    topic=c.rule.topic,
-                    severity=c.rule.severity,
-                    rule_version=c.rule.version,
-                    spans=_spans(state, hits),
-                )
-            )
+            spans = _spans(state, hits, normalize)
+            matches.append(Match(c.rule.id, c.rule.topic, c.rule.severity, c.rule.version, spans))
         return matches
+
+
+@lru_cache(maxsize=1024)
+def _short(text: str) -> str:
+    """`normalize_fast` for source and language names, which repeat from item to item."""
+    return normalize_fast(text)
 
 
 def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
@@ -265,43 +367,85 @@ def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
     return bool(near), near
 
 
-def _spans(state: _Item, hits: list[Hit]) -> tuple[Span, ...]:
+def _spans(
+    state: _Item,
+    hits: list[Hit],
+    mapper: Callable[[str], OffsetMap | Normalized] = offset_map,
+) -> tuple[Span, ...]:
     """Hits in the title and summary as spans into the original text, in reading order."""
     unique = sorted(
         {h for h in hits if h[0] in TEXT_FIELDS},
         key=lambda h: (_FIELD_ORDER.index(h[0]), h[1], h[2]),
     )
-    maps: dict[str, Normalized] = {}
+    maps: dict[str, OffsetMap | Normalized] = {}
     spans: list[Span] = []
     for field, start, end in unique:
         norm = maps.get(field)
         if norm is None:
-            norm = maps[field] = normalize(state.raw[field])
+            norm = maps[field] = mapper(state.raw[field])
         o_start, o_end = norm.span(start, end)
         spans.append(Span(field, o_start, o_end, state.raw[field][o_start:o_end]))
     return tuple(spans)
 
 
-def _true_without_terms(node: _Node) -> bool:
-    """Whether the node can be true for an item in which none of its terms occur."""
-    if isinstance(node, _Terms | _Near):
-        return False
-    if isinstance(node, _Not):
-        return True
-    if isinstance(node, _All):
-        return all(_true_without_terms(n) for n in node.operands)
-    return any(_true_without_terms(n) for n in node.operands)
+def _triggers(node: _Node) -> frozenset[int] | None:
+    """Seen keys at least one of which is in any item the node is true for; None if none.
 
-
-def _positive_ids(node: _Node) -> set[int]:
-    """Term ids outside any NOT: seeing one of them makes the rule a candidate."""
+    An AND needs only one operand's keys (the fewest); an OR needs all of them; a NEAR needs
+    both sides, so either side's keys will do.
+    """
     if isinstance(node, _Terms):
-        return set(node.ids)
+        return _seen_keys(node)
     if isinstance(node, _Not):
-        return set()
+        return None
+    if isinstance(node, _Any):
+        keys: set[int] = set()
+        for n in node.operands:
+            found = _triggers(n)
+            if found is None:
+                return None
+            keys |= found
+        return frozenset(keys)
+    operands = (node.left, node.right) if isinstance(node, _Near) else node.operands
+    options = [k for k in map(_triggers, operands) if k is not None]
+    return min(options, key=len) if options else None
+
+
+def _seen_keys(node: _Terms) -> frozenset[int]:
+    return frozenset(tid * 4 + _FIELD_INDEX[f] for tid in node.ids for f in node.fields)
+
+
+def _predicate(node: _Node) -> _Predicate:
+    """The node's truth as a closure over the seen keys (and the item, for NEAR)."""
+    if isinstance(node, _Terms):
+        keys = _seen_keys(node)
+        if len(keys) == 1:
+            (key,) = keys
+            return lambda seen, lazy: key in seen
+        disjoint = keys.isdisjoint
+        return lambda seen, lazy: not disjoint(seen)
+    if isinstance(node, _Not):
+        inner = _predicate(node.operand)
+        return lambda seen, lazy: not inner(seen, lazy)
     if isinstance(node, _Near):
-        return _positive_ids(node.left) | _positive_ids(node.right)
-    return set().union(*(_positive_ids(n) for n in node.operands))
+        left, right = _predicate(node.left), _predicate(node.right)
+        near = node
+
+        def test_near(seen: set[int], lazy: _Lazy) -> bool:
+            # Positions only when both sides are there at all.
+            return left(seen, lazy) and right(seen, lazy) and _evaluate(near, lazy.item())[0]
+
+        return test_near
+    tests = tuple(_predicate(n) for n in node.operands)
+    if isinstance(node, _All):
+        if len(tests) == 2:
+            a, b = tests
+            return lambda seen, lazy: a(seen, lazy) and b(seen, lazy)
+        return lambda seen, lazy: all(t(seen, lazy) for t in tests)
+    if len(tests) == 2:
+        a, b = tests
+        return lambda seen, lazy: a(seen, lazy) or b(seen, lazy)
+    return lambda seen, lazy: any(t(seen, lazy) for t in tests)
 
 
 def _merge_terms(operands: tuple[_Node, ...]) -> _Node:
