@@ -81,6 +81,7 @@ def test_fold_routes() -> None:
     assert fold("Pak\u00adistan’s") == "pakistan s"  # dropped and punctuation, ASCII route
     assert fold("طورخم TTP") == "طورخم ttp"  # another script: the full table
     assert fold("Straße") == "strasse"
+    assert fold("𝕊 TTP") == "S ttp"  # NFKD gives an upper-case letter the table keeps
 
 
 @dataclass(frozen=True)
@@ -175,3 +176,12 @@ def test_fast_path_equals_reference_on_any_text(title: str, summary: str, source
 @cache
 def _small_generated() -> Matcher:
     return Matcher.from_text(generated_rules(60, seed=11), "generated")
+
+
+def test_spans_after_expansion_and_drop_of_equal_length() -> None:
+    # "ß" folds to two characters and the zero-width space to none: the folded text is as long
+    # as the original, yet the positions between them are shifted.
+    text = "Straße\u200b TTP"
+    assert_same_spans(text)
+    word = offset_map(text).span(1, 8)
+    assert text[word[0] : word[1]] == "Straße\u200b"

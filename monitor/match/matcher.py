@@ -9,8 +9,6 @@ rules that can be true with no term present (e.g. pure NOT) are evaluated for ev
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,14 +23,14 @@ from monitor.match.textnorm import (
     SEP,
     Normalized,
     OffsetMap,
+    fold,
+    frame,
     normalize,
     normalize_fast,
-    offset_map,
 )
 from monitor.models import Match, Span
 
 TEXT_FIELDS = frozenset({"title", "summary"})  # where an unscoped term may match
-_FIELD_ORDER = ("title", "summary", "source", "lang")
 
 
 class Matchable(Protocol):
@@ -79,8 +77,6 @@ class _Near:
 
 _Node = _Terms | _Not | _All | _Any | _Near
 
-_SEP_RE = re.compile(SEP)
-
 # A hit: field, start and end of the matched words in the normalised field text.
 Hit = tuple[str, int, int]
 
@@ -96,50 +92,53 @@ _Predicate = Callable[[set[int], "_Lazy"], bool]
 class _Item:
     """Per-item state for spans and NEAR: normalised fields, hits per term id."""
 
-    __slots__ = ("_seps", "hits", "norm", "raw")
+    __slots__ = ("folded", "hits", "maps", "near", "norm", "raw", "spans")
 
     def __init__(self, raw: dict[str, str], norm: dict[str, str] | None = None) -> None:
         self.raw = raw
+        self.folded: dict[str, str] = {}  # `fold` of title and summary, kept from matching
+        self.maps: dict[str, OffsetMap | Normalized] = {}  # offset maps, built on first span
+        self.spans: dict[Hit, Span] = {}  # one Span per hit, shared by the rules that fire
+        self.near: dict[int, tuple[bool, list[Hit]]] = {}  # NEAR results by node id
         self.norm = norm or {name: normalize_fast(text) for name, text in raw.items()}
         self.hits: dict[int, list[Hit]] = {}
-        self._seps: dict[str, list[int]] = {}
 
     def word(self, field: str, pos: int) -> int:
         """Index of the word containing normalised position `pos` (for NEAR)."""
-        seps = self._seps.get(field)
-        if seps is None:
-            seps = self._seps[field] = [m.start() for m in _SEP_RE.finditer(self.norm[field])]
-        return bisect_right(seps, pos) - 1
+        return self.norm[field].count(SEP, 0, pos + 1) - 1
 
 
 class _Lazy:
     """What the hot path has of an item; builds the full `_Item` only if a rule needs it."""
 
-    __slots__ = ("_item", "found", "norm", "raw")
+    __slots__ = ("_item", "folded", "found", "norm", "raw")
 
     def __init__(
-        self, raw: tuple[str, ...], norm: tuple[str, ...], found: list[tuple[int, _Value]]
+        self,
+        raw: tuple[str, ...],
+        folded: tuple[str, str],
+        norm: tuple[str, ...],
+        found: tuple[list[tuple[int, _Value]], ...],
     ) -> None:
-        self.raw, self.norm, self.found = raw, norm, found
+        self.raw, self.folded, self.norm, self.found = raw, folded, norm, found
         self._item: _Item | None = None
 
     def item(self) -> _Item:
         if self._item is None:
             raw = dict(zip(_FIELDS, self.raw, strict=True))
             state = self._item = _Item(raw, dict(zip(_FIELDS, self.norm, strict=True)))
-            offsets = [0]
-            for text in self.norm:
-                offsets.append(offsets[-1] + len(text))
-            field = 0
-            for end, (_, length, prefix, tid) in self.found:
-                while end >= offsets[field + 1]:
-                    field += 1
-                text, end = self.norm[field], end - offsets[field]
-                # `end` is the last key character: the closing space, or a word character
-                # for a prefix key, whose word then runs to the next space.
-                stop = text.find(SEP, end + 1) if prefix else end
-                hit = (_FIELDS[field], end - length + 2, stop)
-                state.hits.setdefault(tid, []).append(hit)
+            state.folded = {"title": self.folded[0], "summary": self.folded[1]}
+            hits = state.hits
+            for field, text, found in zip(_FIELDS, self.norm, self.found, strict=False):
+                for end, (_, length, prefix, tid) in found:
+                    # `end` is the last key character: the closing space, or a word character
+                    # for a prefix key, whose word then runs to the next space.
+                    stop = text.find(SEP, end + 1) if prefix else end
+                    hit = (field, end - length + 2, stop)
+                    if tid in hits:
+                        hits[tid].append(hit)
+                    else:
+                        hits[tid] = [hit]
         return self._item
 
 
@@ -189,6 +188,11 @@ class Matcher:
         self._always = tuple(always)
         self._rules_by_key = {key: tuple(rules) for key, rules in by_key.items()}
         self._iter = self._automaton.iter
+        self._scan_meta = any(
+            _scoped_outside_text(c.expr)
+            or (c.exclude is not None and _scoped_outside_text(c.exclude))
+            for c in self._compiled
+        )
         if self._keys:
             self._automaton.make_automaton()
 
@@ -251,19 +255,20 @@ class Matcher:
             getattr(item, "source", "") or "",
             getattr(item, "language", "") or "",
         )
-        norm = (normalize_fast(raw[0]), normalize_fast(raw[1]), _short(raw[2]), _short(raw[3]))
-        # One automaton pass over the four fields end to end: no key holds two spaces in a
-        # row, so none can run across the frames of two fields.
-        b1 = len(norm[0])
-        b2 = b1 + len(norm[1])
-        b3 = b2 + len(norm[2])
+        folded = (fold(raw[0]), fold(raw[1]))
+        norm = (frame(folded[0]), frame(folded[1]), _short(raw[2]), _short(raw[3]))
+        # Seen keys: term id * 4 + field index, for every term found in every field.
+        found: tuple[list[tuple[int, _Value]], ...] = ()
         seen: set[int] = set()
-        found: list[tuple[int, _Value]] = []
         if self._keys:
-            for hit in self._iter(norm[0] + norm[1] + norm[2] + norm[3]):
-                end = hit[0]
-                seen.add(hit[1][0] + (0 if end < b1 else 1 if end < b2 else 2 if end < b3 else 3))
-                found.append(hit)
+            scan = self._iter
+            found = (list(scan(norm[0])), list(scan(norm[1])))
+            seen = {v[0] for _, v in found[0]}
+            seen.update([v[0] + 1 for _, v in found[1]])
+            if self._scan_meta:  # source and lang only when some rule scopes a term to them
+                found += (list(scan(norm[2])), list(scan(norm[3])))
+                seen.update([v[0] + 2 for _, v in found[2]])
+                seen.update([v[0] + 3 for _, v in found[3]])
         candidates: set[int] = set(self._always)
         by_key = self._rules_by_key
         for key in seen:
@@ -272,7 +277,7 @@ class Matcher:
                 candidates.update(rules)
         if not candidates:
             return []
-        lazy = _Lazy(raw, norm, found)
+        lazy = _Lazy(raw, folded, norm, found)
         matches: list[Match] = []
         for index in sorted(candidates):
             c = self._compiled[index]
@@ -314,7 +319,7 @@ class Matcher:
             ok, hits = _evaluate(c.expr, state)
             if not ok or (c.exclude is not None and _evaluate(c.exclude, state)[0]):
                 continue
-            spans = _spans(state, hits, normalize)
+            spans = _spans(state, hits, reference=True)
             matches.append(Match(c.rule.id, c.rule.topic, c.rule.severity, c.rule.version, spans))
         return matches
 
@@ -351,41 +356,65 @@ def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
             any_ok = any_ok or ok
             hits.extend(found)
         return any_ok, hits
+    # A rule that fires is evaluated twice (truth, then spans): work out each NEAR once.
+    done = state.near.get(id(node))
+    if done is None:
+        done = state.near[id(node)] = _near(node, state)
+    return done
+
+
+def _near(node: _Near, state: _Item) -> tuple[bool, list[Hit]]:
     left_ok, left = _evaluate(node.left, state)
     right_ok, right = _evaluate(node.right, state)
     if not (left_ok and right_ok):
         return False, []
+    # Word indices of each hit's first and last word, once per hit rather than per pair.
+    word = state.word
+    lw = [(a, word(a[0], a[1]), word(a[0], a[2] - 1)) for a in left]
+    rw = [(b, word(b[0], b[1]), word(b[0], b[2] - 1)) for b in right]
+    distance = node.distance
     near: list[Hit] = []
-    for a in left:
-        for b in right:
+    for a, a_first, a_last in lw:
+        for b, b_first, b_last in rw:
             if a[0] != b[0]:
                 continue
-            first, second = (a, b) if a[1] <= b[1] else (b, a)
-            gap = state.word(first[0], second[1]) - state.word(first[0], first[2] - 1)
-            if gap <= node.distance:
+            gap = b_first - a_last if a[1] <= b[1] else a_first - b_last
+            if gap <= distance:
                 near.extend((a, b))
     return bool(near), near
 
 
-def _spans(
-    state: _Item,
-    hits: list[Hit],
-    mapper: Callable[[str], OffsetMap | Normalized] = offset_map,
-) -> tuple[Span, ...]:
-    """Hits in the title and summary as spans into the original text, in reading order."""
-    unique = sorted(
-        {h for h in hits if h[0] in TEXT_FIELDS},
-        key=lambda h: (_FIELD_ORDER.index(h[0]), h[1], h[2]),
-    )
-    maps: dict[str, OffsetMap | Normalized] = {}
+def _spans(state: _Item, hits: list[Hit], reference: bool = False) -> tuple[Span, ...]:
+    """Hits in the title and summary as spans into the original text, in reading order.
+
+    Offset maps are built on the first span in a field, from the folded text kept from
+    matching (`OffsetMap`), or as full per-character maps for the reference path.
+    """
+    unique = sorted({h for h in hits if h[0] in TEXT_FIELDS}, key=_reading_order)
+    made = state.spans
     spans: list[Span] = []
-    for field, start, end in unique:
-        norm = maps.get(field)
-        if norm is None:
-            norm = maps[field] = mapper(state.raw[field])
-        o_start, o_end = norm.span(start, end)
-        spans.append(Span(field, o_start, o_end, state.raw[field][o_start:o_end]))
+    for hit in unique:
+        span = made.get(hit)
+        if span is None:
+            field, start, end = hit
+            text = state.raw[field]
+            mapping = state.maps.get(field)
+            if mapping is None:
+                if reference:
+                    mapping = normalize(text)
+                else:
+                    folded = state.folded.get(field)
+                    mapping = OffsetMap(text, fold(text) if folded is None else folded)
+                state.maps[field] = mapping
+            o_start, o_end = mapping.span(start, end)
+            span = made[hit] = Span(field, o_start, o_end, text[o_start:o_end])
+        spans.append(span)
     return tuple(spans)
+
+
+def _reading_order(hit: Hit) -> tuple[bool, int, int]:
+    """Title before summary, then by position."""
+    return hit[0] != "title", hit[1], hit[2]
 
 
 def _triggers(node: _Node) -> frozenset[int] | None:
@@ -409,6 +438,17 @@ def _triggers(node: _Node) -> frozenset[int] | None:
     operands = (node.left, node.right) if isinstance(node, _Near) else node.operands
     options = [k for k in map(_triggers, operands) if k is not None]
     return min(options, key=len) if options else None
+
+
+def _scoped_outside_text(node: _Node) -> bool:
+    """Whether a term of the node may match in source or lang."""
+    if isinstance(node, _Terms):
+        return not node.fields <= TEXT_FIELDS
+    if isinstance(node, _Not):
+        return _scoped_outside_text(node.operand)
+    if isinstance(node, _Near):
+        return _scoped_outside_text(node.left) or _scoped_outside_text(node.right)
+    return any(_scoped_outside_text(n) for n in node.operands)
 
 
 def _seen_keys(node: _Terms) -> frozenset[int]:

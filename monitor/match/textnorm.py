@@ -100,7 +100,7 @@ _FOLD_ERRORS = "monitor.match.fold"
 
 
 class _NotAscii(Exception):
-    """A non-ASCII run folds to non-ASCII letters: the text needs the full table."""
+    """A non-ASCII run folds to other than lower-case ASCII: the text needs the full table."""
 
 
 def _fold_error(exc: UnicodeError) -> tuple[str, int]:
@@ -108,7 +108,9 @@ def _fold_error(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     run = exc.object[exc.start : exc.end].translate(_TABLE)
-    if not run.isascii():
+    # The bytes table will fold the result again: only lower-case ASCII passes unchanged
+    # ("𝕊" folds to "S", which must stay "S").
+    if not run.isascii() or run != run.lower():
         raise _NotAscii
     return run, exc.end
 
@@ -133,6 +135,8 @@ def fold(text: str) -> str:
 
 def frame(folded: str) -> str:
     """A folded text with separator runs collapsed, framed by SEP (" ttp attack ")."""
+    # Most runs are two or three long (", ", " – "): one pass for each, then any longer rest.
+    folded = folded.replace("   ", SEP).replace("  ", SEP)
     while "  " in folded:
         folded = folded.replace("  ", SEP)
     return SEP + folded.strip(SEP) + SEP
@@ -169,16 +173,19 @@ _WORD = re.compile(r"[^ ]+")
 
 
 class OffsetMap:
-    """Spans for a text whose characters each folded to exactly one character.
+    """Spans into the original text without a per-character map.
 
-    Normalised position p comes from original position p + shift, and the shift only changes
-    after a run of separators that was collapsed; so one (position, shift) pair per run
-    replaces a per-character map. Same spans as `Normalized.span` (see the tests).
+    Two piecewise shifts stand in for the map. From the normalised text to the folded one,
+    the shift changes only after a run of separators that was collapsed; from the folded
+    text to the original, only after a character that folded to none or to several (soft
+    hyphens, tatweel, harakat, "ß"), which only non-ASCII text has. So a text costs one
+    (position, shift) pair per run and per such character, not one entry per character.
+    Same spans as `Normalized.span` from the character-by-character path (see the tests).
     """
 
-    __slots__ = ("_shifts", "_starts")
+    __slots__ = ("_fold_shifts", "_fold_starts", "_shifts", "_starts")
 
-    def __init__(self, folded: str) -> None:
+    def __init__(self, text: str, folded: str) -> None:
         lead = len(folded) - len(folded.lstrip(SEP))
         removed = lead
         self._starts = [0]
@@ -189,32 +196,60 @@ class OffsetMap:
             removed += end - start - 1
             self._starts.append(end - removed + 1)
             self._shifts.append(removed - 1)
+        self._fold_starts: list[int] = []
+        self._fold_shifts: list[int] = []
+        if not text.isascii():
+            self._fold_breaks(text)
+
+    def _fold_breaks(self, text: str) -> None:
+        """Folded position -> original: where a character folded to other than one."""
+        starts, shifts = self._fold_starts, self._fold_shifts
+        delta = 0  # folded index - original index so far
+        for run in _NON_ASCII.finditer(text):
+            for i in range(run.start(), run.end()):
+                k = len(_TABLE[ord(text[i])])
+                if k == 1:
+                    continue
+                at = i + delta
+                # Every character of an expansion comes from i; what follows from i + 1.
+                for j in range(1, k):
+                    starts.append(at + j)
+                    shifts.append(i - at - j)
+                delta += k - 1
+                starts.append(at + k)
+                shifts.append(-delta)
+
+    def _original(self, pos: int) -> int:
+        folded = pos + self._shifts[bisect_right(self._starts, pos) - 1]
+        if not self._fold_starts:
+            return folded
+        index = bisect_right(self._fold_starts, folded) - 1
+        return folded if index < 0 else folded + self._fold_shifts[index]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for the word characters [start, end) (`end` is a SEP)."""
-        starts, shifts = self._starts, self._shifts
-        o_start = start + shifts[bisect_right(starts, start) - 1]
-        o_end = end + shifts[bisect_right(starts, end) - 1]
-        return o_start, max(o_end, o_start)
+        o_start = self._original(start)
+        return o_start, max(self._original(end), o_start)
 
 
 _RUNS = re.compile("  +")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def offset_map(text: str) -> OffsetMap | Normalized:
-    """Something with `.span(start, end)` for `text`: the run map when it applies."""
-    folded = fold(text)
-    if len(folded) == len(text):
-        return OffsetMap(folded)
-    return _normalize_slow(text)
+def offset_map(text: str) -> OffsetMap:
+    """Spans for `text` (see `OffsetMap`), built only when a rule fired on it."""
+    return OffsetMap(text, fold(text))
 
 
 def normalize(text: str) -> Normalized:
-    """The normalised form of `text` with its offset map (same string as `normalize_fast`)."""
-    folded = fold(text)
-    if len(folded) == len(text):
-        # Every character folded to exactly one (nothing dropped or expanded), so word
-        # positions in `folded` are positions in `text`: map whole words at C speed.
+    """The normalised form of `text` with a full per-character offset map (the reference).
+
+    Same string as `normalize_fast`; `offset_map` gives the same spans far more cheaply.
+    """
+    if text.isascii():
+        # Every ASCII character folds to exactly one, so word positions in `folded` are
+        # positions in `text`: map whole words at C speed.
+        folded = fold(text)
         origin = [0]
         for m in _WORD.finditer(folded):
             start, end = m.span()
