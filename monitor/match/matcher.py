@@ -9,10 +9,9 @@ rules that can be true with no term present (e.g. pure NOT) are evaluated for ev
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -20,11 +19,18 @@ import ahocorasick
 
 from monitor.match.language import And, Lexicon, Node, Not, Or, Scoped, Term
 from monitor.match.rulebook import Rule, RuleBook, load_rules, parse_rules
-from monitor.match.textnorm import SEP, Normalized, normalize, normalize_fast
+from monitor.match.textnorm import (
+    SEP,
+    Normalized,
+    OffsetMap,
+    fold,
+    frame,
+    normalize,
+    normalize_fast,
+)
 from monitor.models import Match, Span
 
 TEXT_FIELDS = frozenset({"title", "summary"})  # where an unscoped term may match
-_FIELD_ORDER = ("title", "summary", "source", "lang")
 
 
 class Matchable(Protocol):
@@ -71,29 +77,69 @@ class _Near:
 
 _Node = _Terms | _Not | _All | _Any | _Near
 
-_SEP_RE = re.compile(SEP)
-
 # A hit: field, start and end of the matched words in the normalised field text.
 Hit = tuple[str, int, int]
 
+# A "seen" key is term id * 4 + field index: one int per (term, field) found in an item.
+_FIELDS = ("title", "summary", "source", "lang")
+_FIELD_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+
+# What the automaton stores per key: (term id * 4, key length, prefix key?, term id).
+_Value = tuple[int, int, bool, int]
+_Predicate = Callable[[set[int], "_Lazy"], bool]
+
 
 class _Item:
-    """Per-item state: normalised fields, hits per term id, lazily built offset maps."""
+    """Per-item state for spans and NEAR: normalised fields, hits per term id."""
 
-    __slots__ = ("_seps", "hits", "norm", "raw")
+    __slots__ = ("folded", "hits", "maps", "near", "norm", "raw", "spans")
 
-    def __init__(self, raw: dict[str, str]) -> None:
+    def __init__(self, raw: dict[str, str], norm: dict[str, str] | None = None) -> None:
         self.raw = raw
-        self.norm = {name: normalize_fast(text) for name, text in raw.items()}
+        self.folded: dict[str, str] = {}  # `fold` of title and summary, kept from matching
+        self.maps: dict[str, OffsetMap | Normalized] = {}  # offset maps, built on first span
+        self.spans: dict[Hit, Span] = {}  # one Span per hit, shared by the rules that fire
+        self.near: dict[int, tuple[bool, list[Hit]]] = {}  # NEAR results by node id
+        self.norm = norm or {name: normalize_fast(text) for name, text in raw.items()}
         self.hits: dict[int, list[Hit]] = {}
-        self._seps: dict[str, list[int]] = {}
 
     def word(self, field: str, pos: int) -> int:
         """Index of the word containing normalised position `pos` (for NEAR)."""
-        seps = self._seps.get(field)
-        if seps is None:
-            seps = self._seps[field] = [m.start() for m in _SEP_RE.finditer(self.norm[field])]
-        return bisect_right(seps, pos) - 1
+        return self.norm[field].count(SEP, 0, pos + 1) - 1
+
+
+class _Lazy:
+    """What the hot path has of an item; builds the full `_Item` only if a rule needs it."""
+
+    __slots__ = ("_item", "folded", "found", "norm", "raw")
+
+    def __init__(
+        self,
+        raw: tuple[str, ...],
+        folded: tuple[str, str],
+        norm: tuple[str, ...],
+        found: tuple[list[tuple[int, _Value]], ...],
+    ) -> None:
+        self.raw, self.folded, self.norm, self.found = raw, folded, norm, found
+        self._item: _Item | None = None
+
+    def item(self) -> _Item:
+        if self._item is None:
+            raw = dict(zip(_FIELDS, self.raw, strict=True))
+            state = self._item = _Item(raw, dict(zip(_FIELDS, self.norm, strict=True)))
+            state.folded = {"title": self.folded[0], "summary": self.folded[1]}
+            hits = state.hits
+            for field, text, found in zip(_FIELDS, self.norm, self.found, strict=False):
+                for end, (_, length, prefix, tid) in found:
+                    # `end` is the last key character: the closing space, or a word character
+                    # for a prefix key, whose word then runs to the next space.
+                    stop = text.find(SEP, end + 1) if prefix else end
+                    hit = (field, end - length + 2, stop)
+                    if tid in hits:
+                        hits[tid].append(hit)
+                    else:
+                        hits[tid] = [hit]
+        return self._item
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +147,8 @@ class _Compiled:
     rule: Rule
     expr: _Node
     exclude: _Node | None
-    always: bool  # can be true with no term present: evaluate for every item
+    test: _Predicate  # the expression as a closure over the "seen" keys
+    test_exclude: _Predicate | None
 
 
 class Matcher:
@@ -112,24 +159,40 @@ class Matcher:
         self._keys: dict[str, int] = {}
         self._automaton = ahocorasick.Automaton()
         self._lexicons = {name: self._term_ids(terms) for name, terms in book.lexicons.items()}
-        compiled = [
-            _Compiled(
-                rule,
-                self._compile(rule.expr, TEXT_FIELDS),
-                self._compile(rule.exclude_expr, TEXT_FIELDS) if rule.exclude_expr else None,
-                False,
+        compiled = []
+        for rule in book.rules:
+            expr = self._compile(rule.expr, TEXT_FIELDS)
+            exclude = self._compile(rule.exclude_expr, TEXT_FIELDS) if rule.exclude_expr else None
+            compiled.append(
+                _Compiled(
+                    rule,
+                    expr,
+                    exclude,
+                    _predicate(expr),
+                    _predicate(exclude) if exclude is not None else None,
+                )
             )
-            for rule in book.rules
-        ]
-        self._compiled = tuple(
-            _Compiled(c.rule, c.expr, c.exclude, _true_without_terms(c.expr)) for c in compiled
-        )
-        self._always = tuple(i for i, c in enumerate(self._compiled) if c.always)
-        by_term: dict[int, set[int]] = {}
+        self._compiled = tuple(compiled)
+        # Each rule is evaluated only when one of its trigger keys is seen: a set of
+        # (term, field) keys at least one of which any item that fires the rule contains.
+        # Rules without one (e.g. pure NOT) are evaluated for every item.
+        always: list[int] = []
+        by_key: dict[int, list[int]] = {}
         for index, c in enumerate(self._compiled):
-            for tid in _positive_ids(c.expr):
-                by_term.setdefault(tid, set()).add(index)
-        self._rules_by_term = {tid: tuple(sorted(r)) for tid, r in by_term.items()}
+            keys = _triggers(c.expr)
+            if keys is None:
+                always.append(index)
+                continue
+            for key in keys:
+                by_key.setdefault(key, []).append(index)
+        self._always = tuple(always)
+        self._rules_by_key = {key: tuple(rules) for key, rules in by_key.items()}
+        self._iter = self._automaton.iter
+        self._scan_meta = any(
+            _scoped_outside_text(c.expr)
+            or (c.exclude is not None and _scoped_outside_text(c.exclude))
+            for c in self._compiled
+        )
         if self._keys:
             self._automaton.make_automaton()
 
@@ -159,7 +222,7 @@ class Matcher:
         tid = self._keys.get(key)
         if tid is None:
             tid = self._keys[key] = len(self._keys)
-            self._automaton.add_word(key, (tid, len(key), term.prefix))
+            self._automaton.add_word(key, (tid * 4, len(key), term.prefix, tid))
         return tid
 
     def _term_ids(self, terms: Sequence[Term]) -> frozenset[int]:
@@ -186,6 +249,58 @@ class Matcher:
 
     def match(self, item: Matchable) -> list[Match]:
         """The rules that fire on `item`, in rules-file order. Never raises on any text."""
+        raw = (
+            item.title or "",
+            item.summary or "",
+            getattr(item, "source", "") or "",
+            getattr(item, "language", "") or "",
+        )
+        folded = (fold(raw[0]), fold(raw[1]))
+        norm = (frame(folded[0]), frame(folded[1]), _short(raw[2]), _short(raw[3]))
+        # Seen keys: term id * 4 + field index, for every term found in every field.
+        found: tuple[list[tuple[int, _Value]], ...] = ()
+        seen: set[int] = set()
+        if self._keys:
+            scan = self._iter
+            found = (list(scan(norm[0])), list(scan(norm[1])))
+            seen = {v[0] for _, v in found[0]}
+            seen.update([v[0] + 1 for _, v in found[1]])
+            if self._scan_meta:  # source and lang only when some rule scopes a term to them
+                found += (list(scan(norm[2])), list(scan(norm[3])))
+                seen.update([v[0] + 2 for _, v in found[2]])
+                seen.update([v[0] + 3 for _, v in found[3]])
+        candidates: set[int] = set(self._always)
+        by_key = self._rules_by_key
+        for key in seen:
+            rules = by_key.get(key)
+            if rules:
+                candidates.update(rules)
+        if not candidates:
+            return []
+        lazy = _Lazy(raw, folded, norm, found)
+        matches: list[Match] = []
+        for index in sorted(candidates):
+            c = self._compiled[index]
+            if not c.test(seen, lazy) or (c.test_exclude and c.test_exclude(seen, lazy)):
+                continue
+            # Only now, for a rule that fired: the hits that support it, mapped to spans.
+            state = lazy.item()
+            matches.append(
+                Match(
+                    rule_id=c.rule.id,
+                    topic=c.rule.topic,
+                    severity=c.rule.severity,
+                    rule_version=c.rule.version,
+                    spans=_spans(state, _evaluate(c.expr, state)[1]),
+                )
+            )
+        return matches
+
+    def match_reference(self, item: Matchable) -> list[Match]:
+        """`match` the slow, obvious way: every rule evaluated on hits, full offset maps.
+
+        For tests only: the fast path must give exactly the same matches and spans.
+        """
         state = _Item(
             {
                 "title": item.title or "",
@@ -194,33 +309,25 @@ class Matcher:
                 "lang": getattr(item, "language", "") or "",
             }
         )
-        candidates: set[int] = set(self._always)
         if self._keys:
             for field, text in state.norm.items():
-                for end, (tid, length, prefix) in self._automaton.iter(text):
-                    # `end` is the last key character: the closing space, or a word character
-                    # for a prefix key, whose word then runs to the next space.
+                for end, (_, length, prefix, tid) in self._automaton.iter(text):
                     stop = text.find(SEP, end + 1) if prefix else end
                     state.hits.setdefault(tid, []).append((field, end - length + 2, stop))
-                    rules = self._rules_by_term.get(tid)
-                    if rules:
-                        candidates.update(rules)
         matches: list[Match] = []
-        for index in sorted(candidates):
-            c = self._compiled[index]
+        for c in self._compiled:
             ok, hits = _evaluate(c.expr, state)
             if not ok or (c.exclude is not None and _evaluate(c.exclude, state)[0]):
                 continue
-            matches.append(
-                Match(
-                    rule_id=c.rule.id,
-                    topic=c.rule.topic,
-                    severity=c.rule.severity,
-                    rule_version=c.rule.version,
-                    spans=_spans(state, hits),
-                )
-            )
+            spans = _spans(state, hits, reference=True)
+            matches.append(Match(c.rule.id, c.rule.topic, c.rule.severity, c.rule.version, spans))
         return matches
+
+
+@lru_cache(maxsize=1024)
+def _short(text: str) -> str:
+    """`normalize_fast` for source and language names, which repeat from item to item."""
+    return normalize_fast(text)
 
 
 def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
@@ -249,59 +356,136 @@ def _evaluate(node: _Node, state: _Item) -> tuple[bool, list[Hit]]:
             any_ok = any_ok or ok
             hits.extend(found)
         return any_ok, hits
+    # A rule that fires is evaluated twice (truth, then spans): work out each NEAR once.
+    done = state.near.get(id(node))
+    if done is None:
+        done = state.near[id(node)] = _near(node, state)
+    return done
+
+
+def _near(node: _Near, state: _Item) -> tuple[bool, list[Hit]]:
     left_ok, left = _evaluate(node.left, state)
     right_ok, right = _evaluate(node.right, state)
     if not (left_ok and right_ok):
         return False, []
+    # Word indices of each hit's first and last word, once per hit rather than per pair.
+    word = state.word
+    lw = [(a, word(a[0], a[1]), word(a[0], a[2] - 1)) for a in left]
+    rw = [(b, word(b[0], b[1]), word(b[0], b[2] - 1)) for b in right]
+    distance = node.distance
     near: list[Hit] = []
-    for a in left:
-        for b in right:
+    for a, a_first, a_last in lw:
+        for b, b_first, b_last in rw:
             if a[0] != b[0]:
                 continue
-            first, second = (a, b) if a[1] <= b[1] else (b, a)
-            gap = state.word(first[0], second[1]) - state.word(first[0], first[2] - 1)
-            if gap <= node.distance:
+            gap = b_first - a_last if a[1] <= b[1] else a_first - b_last
+            if gap <= distance:
                 near.extend((a, b))
     return bool(near), near
 
 
-def _spans(state: _Item, hits: list[Hit]) -> tuple[Span, ...]:
-    """Hits in the title and summary as spans into the original text, in reading order."""
-    unique = sorted(
-        {h for h in hits if h[0] in TEXT_FIELDS},
-        key=lambda h: (_FIELD_ORDER.index(h[0]), h[1], h[2]),
-    )
-    maps: dict[str, Normalized] = {}
+def _spans(state: _Item, hits: list[Hit], reference: bool = False) -> tuple[Span, ...]:
+    """Hits in the title and summary as spans into the original text, in reading order.
+
+    Offset maps are built on the first span in a field, from the folded text kept from
+    matching (`OffsetMap`), or as full per-character maps for the reference path.
+    """
+    unique = sorted({h for h in hits if h[0] in TEXT_FIELDS}, key=_reading_order)
+    made = state.spans
     spans: list[Span] = []
-    for field, start, end in unique:
-        norm = maps.get(field)
-        if norm is None:
-            norm = maps[field] = normalize(state.raw[field])
-        o_start, o_end = norm.span(start, end)
-        spans.append(Span(field, o_start, o_end, state.raw[field][o_start:o_end]))
+    for hit in unique:
+        span = made.get(hit)
+        if span is None:
+            field, start, end = hit
+            text = state.raw[field]
+            mapping = state.maps.get(field)
+            if mapping is None:
+                if reference:
+                    mapping = normalize(text)
+                else:
+                    folded = state.folded.get(field)
+                    mapping = OffsetMap(text, fold(text) if folded is None else folded)
+                state.maps[field] = mapping
+            o_start, o_end = mapping.span(start, end)
+            span = made[hit] = Span(field, o_start, o_end, text[o_start:o_end])
+        spans.append(span)
     return tuple(spans)
 
 
-def _true_without_terms(node: _Node) -> bool:
-    """Whether the node can be true for an item in which none of its terms occur."""
-    if isinstance(node, _Terms | _Near):
-        return False
-    if isinstance(node, _Not):
-        return True
-    if isinstance(node, _All):
-        return all(_true_without_terms(n) for n in node.operands)
-    return any(_true_without_terms(n) for n in node.operands)
+def _reading_order(hit: Hit) -> tuple[bool, int, int]:
+    """Title before summary, then by position."""
+    return hit[0] != "title", hit[1], hit[2]
 
 
-def _positive_ids(node: _Node) -> set[int]:
-    """Term ids outside any NOT: seeing one of them makes the rule a candidate."""
+def _triggers(node: _Node) -> frozenset[int] | None:
+    """Seen keys at least one of which is in any item the node is true for; None if none.
+
+    An AND needs only one operand's keys (the fewest); an OR needs all of them; a NEAR needs
+    both sides, so either side's keys will do.
+    """
     if isinstance(node, _Terms):
-        return set(node.ids)
+        return _seen_keys(node)
     if isinstance(node, _Not):
-        return set()
+        return None
+    if isinstance(node, _Any):
+        keys: set[int] = set()
+        for n in node.operands:
+            found = _triggers(n)
+            if found is None:
+                return None
+            keys |= found
+        return frozenset(keys)
+    operands = (node.left, node.right) if isinstance(node, _Near) else node.operands
+    options = [k for k in map(_triggers, operands) if k is not None]
+    return min(options, key=len) if options else None
+
+
+def _scoped_outside_text(node: _Node) -> bool:
+    """Whether a term of the node may match in source or lang."""
+    if isinstance(node, _Terms):
+        return not node.fields <= TEXT_FIELDS
+    if isinstance(node, _Not):
+        return _scoped_outside_text(node.operand)
     if isinstance(node, _Near):
-        return _positive_ids(node.left) | _positive_ids(node.right)
-    return set().union(*(_positive_ids(n) for n in node.operands))
+        return _scoped_outside_text(node.left) or _scoped_outside_text(node.right)
+    return any(_scoped_outside_text(n) for n in node.operands)
+
+
+def _seen_keys(node: _Terms) -> frozenset[int]:
+    return frozenset(tid * 4 + _FIELD_INDEX[f] for tid in node.ids for f in node.fields)
+
+
+def _predicate(node: _Node) -> _Predicate:
+    """The node's truth as a closure over the seen keys (and the item, for NEAR)."""
+    if isinstance(node, _Terms):
+        keys = _seen_keys(node)
+        if len(keys) == 1:
+            (key,) = keys
+            return lambda seen, lazy: key in seen
+        disjoint = keys.isdisjoint
+        return lambda seen, lazy: not disjoint(seen)
+    if isinstance(node, _Not):
+        inner = _predicate(node.operand)
+        return lambda seen, lazy: not inner(seen, lazy)
+    if isinstance(node, _Near):
+        left, right = _predicate(node.left), _predicate(node.right)
+        near = node
+
+        def test_near(seen: set[int], lazy: _Lazy) -> bool:
+            # Positions only when both sides are there at all.
+            return left(seen, lazy) and right(seen, lazy) and _evaluate(near, lazy.item())[0]
+
+        return test_near
+    tests = tuple(_predicate(n) for n in node.operands)
+    if isinstance(node, _All):
+        if len(tests) == 2:
+            a, b = tests
+            return lambda seen, lazy: a(seen, lazy) and b(seen, lazy)
+        return lambda seen, lazy: all(t(seen, lazy) for t in tests)
+    if len(tests) == 2:
+        a, b = tests
+        return lambda seen, lazy: a(seen, lazy) or b(seen, lazy)
+    return lambda seen, lazy: any(t(seen, lazy) for t in tests)
 
 
 def _merge_terms(operands: tuple[_Node, ...]) -> _Node:

@@ -7,13 +7,19 @@ run of punctuation or space turned into a single space. A normalised text is fra
 
 Both a fast path (`normalize_fast`, for the automaton) and an offset-keeping path
 (`normalize`, only when spans are needed) use the same per-character table, so they always
-produce the same string.
+produce the same string. The fast path is cheap first and exact always: ASCII text is folded
+by a 128-entry bytes table, mostly-ASCII text has only its non-ASCII runs looked up, and only
+text in another script goes through `str.translate` character by character. `offset_map`
+gives spans for a text without building a per-character map when nothing was dropped or
+expanded (the common case): it keeps one shift per run of separators instead.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 
 SEP = " "
@@ -86,10 +92,59 @@ class _FoldTable(dict[int, str]):
 _TABLE = _FoldTable()
 
 
+# Every ASCII character folds to exactly one ASCII character (checked below), so ASCII text
+# can be folded as bytes, at C speed, with the same result as `str.translate(_TABLE)`.
+_ASCII = bytes(ord(fold_char(chr(i))) for i in range(128)) + bytes(128)
+assert all(len(fold_char(chr(i))) == 1 for i in range(128))
+_FOLD_ERRORS = "monitor.match.fold"
+
+
+class _NotAscii(Exception):
+    """A non-ASCII run folds to other than lower-case ASCII: the text needs the full table."""
+
+
+def _fold_error(exc: UnicodeError) -> tuple[str, int]:
+    """Encode error handler: a run of non-ASCII characters becomes its (ASCII) fold."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    run = exc.object[exc.start : exc.end].translate(_TABLE)
+    # The bytes table will fold the result again: only lower-case ASCII passes unchanged
+    # ("𝕊" folds to "S", which must stay "S").
+    if not run.isascii() or run != run.lower():
+        raise _NotAscii
+    return run, exc.end
+
+
+codecs.register_error(_FOLD_ERRORS, _fold_error)
+
+
+def fold(text: str) -> str:
+    """`text` with every character replaced by what `fold_char` makes of it, not yet framed.
+
+    Always equal to `text.translate(_TABLE)`; only the route there depends on the text.
+    English text with a few curly quotes, dashes or soft hyphens is encoded as ASCII with
+    each non-ASCII run looked up (an encode error handler), then folded as bytes; text in
+    another script goes through the table character by character.
+    """
+    try:
+        data = text.encode("ascii", _FOLD_ERRORS)
+    except _NotAscii:
+        return text.translate(_TABLE)
+    return data.translate(_ASCII).decode("ascii")
+
+
+def frame(folded: str) -> str:
+    """A folded text with separator runs collapsed, framed by SEP (" ttp attack ")."""
+    # Most runs are two or three long (", ", " – "): one pass for each, then any longer rest.
+    folded = folded.replace("   ", SEP).replace("  ", SEP)
+    while "  " in folded:
+        folded = folded.replace("  ", SEP)
+    return SEP + folded.strip(SEP) + SEP
+
+
 def normalize_fast(text: str) -> str:
     """The normalised form of `text`, framed by SEP, without offsets (the hot path)."""
-    folded = text.translate(_TABLE)
-    return SEP + SEP.join(folded.split()) + SEP
+    return frame(fold(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +172,84 @@ class Normalized:
 _WORD = re.compile(r"[^ ]+")
 
 
+class OffsetMap:
+    """Spans into the original text without a per-character map.
+
+    Two piecewise shifts stand in for the map. From the normalised text to the folded one,
+    the shift changes only after a run of separators that was collapsed; from the folded
+    text to the original, only after a character that folded to none or to several (soft
+    hyphens, tatweel, harakat, "ß"), which only non-ASCII text has. So a text costs one
+    (position, shift) pair per run and per such character, not one entry per character.
+    Same spans as `Normalized.span` from the character-by-character path (see the tests).
+    """
+
+    __slots__ = ("_fold_shifts", "_fold_starts", "_shifts", "_starts")
+
+    def __init__(self, text: str, folded: str) -> None:
+        lead = len(folded) - len(folded.lstrip(SEP))
+        removed = lead
+        self._starts = [0]
+        self._shifts = [lead - 1]  # the framing SEP comes first
+        # Runs of two or more separators between words; a trailing run keeps its first index.
+        for m in _RUNS.finditer(folded, lead, len(folded.rstrip(SEP))):
+            start, end = m.span()
+            removed += end - start - 1
+            self._starts.append(end - removed + 1)
+            self._shifts.append(removed - 1)
+        self._fold_starts: list[int] = []
+        self._fold_shifts: list[int] = []
+        if not text.isascii():
+            self._fold_breaks(text)
+
+    def _fold_breaks(self, text: str) -> None:
+        """Folded position -> original: where a character folded to other than one."""
+        starts, shifts = self._fold_starts, self._fold_shifts
+        delta = 0  # folded index - original index so far
+        for run in _NON_ASCII.finditer(text):
+            for i in range(run.start(), run.end()):
+                k = len(_TABLE[ord(text[i])])
+                if k == 1:
+                    continue
+                at = i + delta
+                # Every character of an expansion comes from i; what follows from i + 1.
+                for j in range(1, k):
+                    starts.append(at + j)
+                    shifts.append(i - at - j)
+                delta += k - 1
+                starts.append(at + k)
+                shifts.append(-delta)
+
+    def _original(self, pos: int) -> int:
+        folded = pos + self._shifts[bisect_right(self._starts, pos) - 1]
+        if not self._fold_starts:
+            return folded
+        index = bisect_right(self._fold_starts, folded) - 1
+        return folded if index < 0 else folded + self._fold_shifts[index]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) for the word characters [start, end) (`end` is a SEP)."""
+        o_start = self._original(start)
+        return o_start, max(self._original(end), o_start)
+
+
+_RUNS = re.compile("  +")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def offset_map(text: str) -> OffsetMap:
+    """Spans for `text` (see `OffsetMap`), built only when a rule fired on it."""
+    return OffsetMap(text, fold(text))
+
+
 def normalize(text: str) -> Normalized:
-    """The normalised form of `text` with its offset map (same string as `normalize_fast`)."""
-    folded = text.translate(_TABLE)
-    if len(folded) == len(text):
-        # Every character folded to exactly one (nothing dropped or expanded), so word
-        # positions in `folded` are positions in `text`: map whole words at C speed.
+    """The normalised form of `text` with a full per-character offset map (the reference).
+
+    Same string as `normalize_fast`; `offset_map` gives the same spans far more cheaply.
+    """
+    if text.isascii():
+        # Every ASCII character folds to exactly one, so word positions in `folded` are
+        # positions in `text`: map whole words at C speed.
+        folded = fold(text)
         origin = [0]
         for m in _WORD.finditer(folded):
             start, end = m.span()
