@@ -1,6 +1,6 @@
 """Soak: the daemon's resident memory over 500 poll ticks against 200 feeds on 127.0.0.1.
 
-The daemon runs as a subprocess with a fast tick (0.1 s) and feeds due every 3 s; the
+The daemon runs as a subprocess with a fast tick (0.2 s) and feeds due every 6 s; the
 server answers with ETag/304 and one feed in ten publishes new items now and then, so passes mix
 new items, unchanged bodies and 304s. Printed, never asserted; the goal is no growth after
 warm-up beyond 10%.
@@ -95,12 +95,12 @@ def main() -> None:
             f'url = "sqlite:///{work / "soak.db"}"',
             "[fetch]",
             'allow_networks = ["127.0.0.1/32"]',
-            "interval_minutes = 0.05",
+            "interval_minutes = 0.1",
             "per_host = 8",
             "[delivery]",
             f'outbox = "{work / "outbox"}"',
             "[daemon]",
-            "poll_seconds = 0.1",
+            "poll_seconds = 0.2",
             f'http = "127.0.0.1:{http_port}"',
         ]
         for i in range(FEEDS):
