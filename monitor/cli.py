@@ -223,7 +223,9 @@ def db_prune(ctx: click.Context, days: int) -> None:
 @click.option("--all", "ignore_schedule", is_flag=True, help="Poll every feed, due or not.")
 @click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
 @click.pass_context
-def check(ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry_run: bool) -> None:
+def check(
+    ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry_run: bool, show: int
+) -> None:
     """Run one poll pass now and print the new matching items."""
     from monitor.errors import ConfigError
     from monitor.match import Matcher
@@ -244,7 +246,7 @@ def check(ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry
         ignore_schedule=ignore_schedule or bool(feeds),
         dry_run=dry_run,
     )
-    print_pass(report, dry_run=dry_run)
+    print_pass(report, dry_run=dry_run, show=show)
     if not dry_run:
         from datetime import UTC, datetime
 

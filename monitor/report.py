@@ -23,24 +23,32 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def print_pass(report: PassReport, *, dry_run: bool = False) -> None:
+def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> None:
+    """The new matching items by topic (newest first within a topic, at most `show` rows),
+    feeds that moved or failed, and a summary line."""
     console = _console()
     if report.matched:
-        table = Table(
-            title="New matching items" + (" (dry run: nothing stored)" if dry_run else "")
-        )
+        title = "New matching items" + (" (dry run: nothing stored)" if dry_run else "")
+        table = Table(title=title)
         table.add_column("topic", style="bold")
         table.add_column("title", overflow="fold")
         table.add_column("outlet")
         table.add_column("published")
         rows = sorted(
-            ((m.matches[0].topic, nm) for nm in report.matched for m in [nm]),
-            key=lambda r: (r[0], -(r[1].item.published or r[1].item.fetched).timestamp()),
+            report.matched,
+            key=lambda nm: (
+                nm.matches[0].topic,
+                -(nm.item.published or nm.item.fetched).timestamp(),
+            ),
         )
-        for topic, nm in rows:
+        for nm in rows[:show]:
             topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
-            table.add_row(topics or topic, nm.item.title, nm.item.source, _when(nm.item.published))
+            table.add_row(topics, nm.item.title, nm.item.source, _when(nm.item.published))
         console.print(table)
+        if len(rows) > show:
+            console.print(
+                f"… and {len(rows) - show} more (--show N lists more; the digest has them all)"
+            )
     for notice in report.notices:
         console.print(f"[yellow]moved[/yellow] {notice}", markup=True)
     for f in report.failures:

@@ -107,7 +107,8 @@ def main() -> None:
     print(f"  config:   {config.relative_to(ROOT)}")
     print(f"  database: {(WORK / 'monitor.db').relative_to(ROOT)}")
     for eml in emls:
-        print(f"  digest:   {eml.relative_to(ROOT)}  (a complete email)")
+        kind = "alert" if "-alert-" in eml.name else "digest"
+        print(f"  {kind + ':':<9} {eml.relative_to(ROOT)}  (a complete email)")
     for html in previews:
         print(f"  preview:  {html.relative_to(ROOT)}  (open in a browser)")
     print(f"Try: MONITOR_CONFIG={config.relative_to(ROOT)} .venv/bin/monitor feeds list")
