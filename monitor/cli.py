@@ -222,6 +222,9 @@ def db_prune(ctx: click.Context, days: int) -> None:
 @click.option("--feed", "feeds", multiple=True, metavar="NAME", help="Only this feed (repeatable).")
 @click.option("--all", "ignore_schedule", is_flag=True, help="Poll every feed, due or not.")
 @click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
+@click.option(
+    "--show", default=50, show_default=True, metavar="N", help="List at most N new matching items."
+)
 @click.pass_context
 def check(
     ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry_run: bool, show: int
