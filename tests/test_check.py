@@ -133,3 +133,28 @@ def test_schedule_and_conditional_get(
     assert "not modified: 1" in second.output and "new items: 0" in second.output
     assert feed_server.requests[-1].headers.get("if-none-match") == '"v1"'
     assert "frontiermonitor" in feed_server.requests[0].headers["user-agent"].lower()
+
+
+def test_rules_explain_a_stored_item(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feed = feed_server.feed("/x.xml", RELEVANT)
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)])
+    run(config, "check")
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        ttp_id = conn.execute(
+            sa.text("SELECT id FROM item WHERE title LIKE 'TTP attack%'")
+        ).scalar_one()
+        cricket_id = conn.execute(
+            sa.text("SELECT id FROM item WHERE title LIKE 'Cricket%'")
+        ).scalar_one()
+    engine.dispose()
+    shown = run(config, "rules", "explain", str(ttp_id))
+    assert shown.exit_code == 0, shown.output
+    assert "recorded when stored" in shown.output and "with the current rules" in shown.output
+    assert "version" in shown.output and "TTP" in shown.output
+    none = run(config, "rules", "explain", str(cricket_id))
+    assert "No rule fired when it was stored." in none.output and "No rule fires." in none.output
+    missing = run(config, "rules", "explain", "999999")
+    assert missing.exit_code == 1 and "no item 999999" in missing.output

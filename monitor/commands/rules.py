@@ -138,9 +138,12 @@ def test_text(
     if title is not None and text:
         summary = f"{text} {summary}".strip() if summary else text
     item = _Text(title if title is not None else text, summary, source, lang)
-    matcher = _load(rules_path)
+    _print_matches(_console(), _load(rules_path), item)
+
+
+def _print_matches(console: Console, matcher: Matcher, item: _Text) -> None:
+    """Which rules fire on `item` and why, with the matched spans highlighted."""
     matches = matcher.match(item)
-    console = _console()
     if not matches:
         console.print("No rule fires.")
         return
@@ -157,6 +160,37 @@ def test_text(
             spans = [s for s in m.spans if s.field == field]
             if spans:
                 console.print(f"  {field}: {_highlight(value, spans)}")
+
+
+@rules.command("explain")
+@click.argument("item_id", type=int)
+@_rules_option
+@click.pass_context
+def explain(ctx: click.Context, item_id: int, rules_path: Path | None) -> None:
+    """Why a stored item matched: the rules recorded when it was stored, and today's rules."""
+    from monitor.commands.common import open_store
+
+    found = open_store(ctx).item_with_matches(item_id)
+    if found is None:
+        raise click.ClickException(f"no item {item_id} in the database")
+    stored, recorded = found
+    console = _console()
+    console.print(f"[bold]item {item_id}[/] {escape(stored.source)}: {escape(stored.title)}")
+    item = _Text(stored.title, stored.summary, stored.source, stored.language)
+    if recorded:
+        console.print("[bold]recorded when stored[/]:")
+        for m in recorded:
+            console.print(
+                f"  {escape(m.rule_id)} (version {m.rule_version}, topic {escape(m.topic)})"
+            )
+            for field, value in (("title", item.title), ("summary", item.summary)):
+                spans = [s for s in m.spans if s.field == field]
+                if spans:
+                    console.print(f"    {field}: {_highlight(value, spans)}")
+    else:
+        console.print("No rule fired when it was stored.")
+    console.print("[bold]with the current rules[/]:")
+    _print_matches(console, _load(rules_path), item)
 
 
 def _print_report(console: Console, report: Report) -> None:

@@ -199,6 +199,46 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             ).scalar_one()
         )
 
+    def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
+        """A stored item (as an Item) and the matches recorded for it, or None."""
+        items, feeds, matches = _table(t.Item), _table(t.Feed), _table(t.ItemMatch)
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(items, feeds.c.name.label("source"), feeds.c.language)
+                    .join(feeds, feeds.c.id == items.c.feed_id)
+                    .where(items.c.id == item_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            found = conn.execute(sa.select(matches).where(matches.c.item_id == item_id)).mappings()
+            recorded = [
+                Match(
+                    m["rule_id"],
+                    m["topic"],
+                    m["severity"],
+                    m["rule_version"],
+                    tuple(Span(f, a, b, x) for f, a, b, x in json.loads(m["spans"] or "[]")),
+                )
+                for m in found
+            ]
+        item = Item(
+            feed_id=row["feed_id"],
+            key=row["key"],
+            url=row["url"],
+            title=row["title"],
+            summary=row["summary"],
+            published=row["published"],
+            fetched=row["fetched"],
+            content_hash=row["content_hash"],
+            source=row["source"],
+            language=row["language"],
+        )
+        return item, recorded
+
     def item_count(self) -> int:
         with Session(self.engine) as s:
             return int(s.exec(select(sa.func.count()).select_from(t.Item)).one())
