@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,12 @@ class Item:
     language: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Where a term matched: field name ("title" or "summary"), character offsets, the text."""
+class Span(NamedTuple):
+    """Where a term matched: field name ("title" or "summary"), character offsets, the text.
+
+    A NamedTuple rather than a dataclass: the matcher makes one per hit, and a tuple is made
+    several times faster, which shows in items per second.
+    """
 
     field: str
     start: int
