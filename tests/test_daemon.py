@@ -369,3 +369,55 @@ def test_sigkill_at_random_points_loses_nothing(
         )
         == 0
     )
+
+
+def test_a_writer_holding_the_lock_for_3_s_does_not_fail_check(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    """faults.md 35: another process holds SQLite's write lock for 3 s; check waits, then works."""
+    import threading
+
+    config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
+    holder = sqlite3.connect(sqlite_path(sqlite_url), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE feed SET note = note")
+    release = threading.Timer(3.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    env = {**os.environ, "MONITOR_CONFIG": str(config)}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    release.join()
+    holder.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "locked" not in result.stdout + result.stderr
+    assert time.monotonic() - started >= 2.5  # it waited for the lock instead of failing
+    assert count(sqlite_url, "SELECT count(*) FROM item") == 2
+
+
+def test_after_long_downtime_one_pass_not_one_per_missed_tick(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
+) -> None:
+    """faults.md 37: two hours down with a 60 s tick → one catch-up pass, not 120."""
+    feeds = [(f"F{i}", feed_server.feed(f"/d{i}.xml", FEED)) for i in range(5)]
+    config = daemon_config(tmp_path, sqlite_url, feeds)
+    config.write_text(config.read_text().replace("poll_seconds = 0.5", "poll_seconds = 60"))
+    env = {**os.environ, "MONITOR_CONFIG": str(config)}
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "check"], env=env, check=True, capture_output=True
+    )
+    assert sum(feed_server.hits.values()) == 5
+    with sqlite3.connect(sqlite_path(sqlite_url)) as conn:  # as if the last poll was 2 h ago
+        conn.execute("UPDATE feed SET next_check = datetime('now', '-2 hours')")
+    d = Proc(config)
+    procs.append(d)
+    until(lambda: sum(feed_server.hits.values()) >= 10, what="the catch-up pass")
+    time.sleep(3)
+    assert sum(feed_server.hits.values()) == 10  # each feed once more, and no further passes
+    d.signal(signal.SIGTERM)
+    assert d.wait(10) == 0
