@@ -6,7 +6,8 @@ process: `monitor check --all` cold and warm, reader's update_feeds(scheduled=Fa
 warm (from a separate venv in bench/.work/, never a project dependency), and bare
 feedparser.parse over the same bytes. Prints wall, CPU and peak memory of the whole process
 tree (CPU from RUSAGE_CHILDREN with this process as subreaper, so the parse pool's workers
-count; memory as the peak of the tree's summed RSS, sampled every 20 ms), items/s and the
+count; memory as the peak of the tree's summed RSS, and of its summed PSS, which counts a
+page shared by the fork server and its workers once, sampled every 20 ms), items/s and the
 ratios. Every run is measured the same way. Nothing is asserted.
 
 All bench feeds are on one host (127.0.0.1) and reader has no per-host limits, so ours run
@@ -94,46 +95,52 @@ def become_subreaper() -> None:
         pass
 
 
-def tree_rss_mib(root: int) -> float:
-    """The summed resident memory of every process under `root` (not `root` itself)."""
+def tree_memory_mib(root: int) -> tuple[float, float]:
+    """(summed RSS, summed PSS) of every process under `root` (not `root` itself). RSS counts
+    pages shared by a fork server and its workers once per process; PSS splits them."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read()
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * PAGE
+            parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    total, todo = 0, [root]
+    rss = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
         for child, parent in parents.items():
-            if parent == pid:
-                total += rss.get(child, 0)
-                todo.append(child)
-    return total / 2**20
-
-
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+            if parent != pid:
+                continue
+            todo.append(child)
+            try:
+                with open(f"/proc/{child}/smaps_rollup", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"Rss:"):
+                            rss += int(line.split()[1])
+                        elif line.startswith(b"Pss:"):
+                            pss += int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+    return rss / 1024, pss / 1024
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Run argv; wall time, CPU of the whole process tree (worker processes included) and the
-    peak of the tree's summed RSS, sampled every 20 ms."""
+    peak of the tree's summed RSS (and PSS), sampled every 20 ms."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    peak = [0.0]
+    peak = [0.0, 0.0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], tree_rss_mib(os.getpid()))
+            rss, pss = tree_memory_mib(os.getpid())
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -161,6 +168,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float
         "wall": wall,
         "cpu": cpu,
         "rss": peak[0],
+        "pss": peak[1],
         "out": out.decode(errors="replace"),  # type: ignore[dict-item]
     }
 
@@ -246,10 +254,13 @@ def main() -> None:
     results["feedparser (default)"] = timed([py, str(tmp / "floor.py"), "full", *paths])
     results["feedparser (lean)"] = timed([py, str(tmp / "floor.py"), "lean", *paths])
     httpd.shutdown()
-    print(f"{'run':24} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'items/s':>9}  (tree totals)")
+    print(
+        f"{'run (process tree)':24} {'wall s':>8} {'cpu s':>8} {'RSS MiB':>8} {'PSS MiB':>8} {'items/s':>8}"
+    )
     for name, r in results.items():
         print(
-            f"{name:24} {r['wall']:8.2f} {r['cpu']:8.2f} {r['rss']:9.1f} {items / r['wall']:9.0f}"
+            f"{name:24} {r['wall']:8.2f} {r['cpu']:8.2f} {r['rss']:8.1f} {r['pss']:8.1f}"
+            f" {items / r['wall']:8.0f}"
         )
     if "reader cold" in results:
         for a, b, target in (
@@ -258,8 +269,9 @@ def main() -> None:
         ):
             ratio = results[a]["wall"] / results[b]["wall"]
             print(f"{a} / {b}: wall {ratio:.2f}x (target <= {target}x)")
-        mem = results["ours cold"]["rss"] / results["reader cold"]["rss"]
-        print(f"peak memory ours cold / reader cold: {mem:.2f}x (target <= 2x)")
+        for kind in ("rss", "pss"):
+            mem = results["ours cold"][kind] / results["reader cold"][kind]
+            print(f"peak {kind.upper()} ours cold / reader cold: {mem:.2f}x (target <= 2x)")
 
 
 if __name__ == "__main__":

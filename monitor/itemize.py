@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.canonical import canonical_url
 from monitor.errors import FeedError
 from monitor.models import FeedState, Item
 from monitor.normalize import normalize
@@ -20,6 +21,9 @@ from monitor.parse import parse_feed
 @dataclass(frozen=True, slots=True)
 class Itemized:
     items: tuple[Item, ...] = ()
+    # The canonical URL of each item (None without a link), worked out here in the pool
+    # rather than in the pass's one process, which also matches and stores.
+    canonical_urls: tuple[str | None, ...] = ()
     error_kind: str | None = None
     error: str | None = None
 
@@ -30,7 +34,10 @@ def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: dat
         parsed = parse_feed(body, feed.url, content_type)
     except FeedError as exc:
         return Itemized(error_kind=exc.kind, error=exc.message)
-    return Itemized(items=tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries)))
+    items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+    return Itemized(
+        items=items, canonical_urls=tuple(canonical_url(i.url) if i.url else None for i in items)
+    )
 
 
 def unique_items(items: Iterable[Item]) -> list[Item]:

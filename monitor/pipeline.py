@@ -231,9 +231,13 @@ class _Pass:
             return
         if itemized is None:
             self.not_modified += 1
+        items = itemized.items if itemized else ()
+        canonical = itemized.canonical_urls if itemized else ()
+        if len(canonical) != len(items):
+            canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
         decided = [
-            NewItem(i, canonical_url(i.url) if i.url else None, tuple(self.matcher.match(i)))
-            for i in (itemized.items if itemized else ())
+            NewItem(i, url, tuple(self.matcher.match(i)))
+            for i, url in zip(items, canonical, strict=True)
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
         self.new_items += len(added)
