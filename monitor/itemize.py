@@ -40,6 +40,31 @@ def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: dat
     )
 
 
+def watch_parent(pid: int, every: float = 1.0) -> None:
+    """Pool worker initializer: exit when the process that made the pool is gone.
+
+    A worker's parent is the fork server, not the pass's process, and it holds both ends of
+    its task queue, so when that process dies without shutting the pool down (SIGKILL, the
+    OOM killer) nothing ever wakes it; the workers and the fork server (which waits for their
+    copy of its "alive" pipe to close) would live on, idle, for good.
+    """
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # the pid exists (if reused by now, the worker lives until the pool ends)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def unique_items(items: Iterable[Item]) -> list[Item]:
     """Items with distinct keys: a GUID repeated in one document keeps every distinct item.
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from monitor import sources
 from monitor.canonical import canonical_url
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import Itemized, itemize
+from monitor.itemize import Itemized, itemize, watch_parent
 from monitor.match import Matcher
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.settings import Settings
@@ -296,4 +296,6 @@ def _process_pool(workers: int) -> Executor:
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["monitor.itemize"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
+    )
