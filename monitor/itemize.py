@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.canonical import canonical_url
-from monitor.errors import FeedError
 from monitor.models import FeedState, Item
-from monitor.normalize import normalize
-from monitor.parse import parse_feed
+
+# The parsers (feedparser, lexbor) are imported on first use: a pass whose feeds are all
+# unchanged never loads them, and with a pool only the workers do (they are preloaded there).
+PARSING_MODULES = ("monitor.parse", "monitor.normalize")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,10 @@ class Itemized:
 
 def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: datetime) -> Itemized:
     """The items of a feed document, or the reason it is refused (never raises FeedError)."""
+    from monitor.errors import FeedError
+    from monitor.normalize import normalize
+    from monitor.parse import parse_feed
+
     try:
         parsed = parse_feed(body, feed.url, content_type)
     except FeedError as exc:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from monitor import sources
 from monitor.canonical import canonical_url
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import Itemized, itemize, watch_parent
+from monitor.itemize import PARSING_MODULES, Itemized, itemize, watch_parent
 from monitor.match import Matcher
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.settings import Settings
@@ -295,7 +295,7 @@ def _process_pool(workers: int) -> Executor:
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.itemize"])
+    ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES])
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
     )
