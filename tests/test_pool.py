@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
@@ -31,8 +33,6 @@ def _alive(pid: int) -> bool:
 
 def test_workers_exit_when_the_pass_process_is_killed() -> None:
     if not Path("/proc/self/stat").exists():
-        import pytest
-
         pytest.skip("needs /proc")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -52,3 +52,30 @@ def test_workers_exit_when_the_pass_process_is_killed() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_parse_pool_starts_on_demand_is_shared_and_replaced_when_broken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import Executor, ThreadPoolExecutor
+
+    import monitor.pipeline as pipeline
+
+    made: list[Executor] = []
+
+    def fake_pool(workers: int) -> Executor:
+        made.append(ThreadPoolExecutor(workers))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline, "_process_pool", fake_pool)
+    pool = pipeline._LazyPool(2)
+    assert made == []  # nothing started until a body needs parsing
+    first = pool.get()
+    assert pool.get() is first and len(made) == 1  # shared by every batch of the poll
+    pool.discard(first)
+    second = pool.get()
+    assert second is not first
+    pool.discard(first)  # a late report about the old pool does not drop the new one
+    assert pool.get() is second
+    pool.close()
+    assert len(made) == 2
