@@ -258,7 +258,13 @@ class _Pass:
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
         self.new_items += len(added)
-        self.matched.extend(NewMatch(n.item, n.matches) for n in added if n.matches)
+        # The report shows title, outlet, time and topics; without summaries and spans, a
+        # first pass over hundreds of feeds does not hold every matching article until it ends.
+        self.matched.extend(
+            NewMatch(replace(n.item, summary=""), tuple(replace(m, spans=()) for m in n.matches))
+            for n in added
+            if n.matches
+        )
         if self.dry_run:
             return
         self.store.record_fetch(
