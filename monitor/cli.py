@@ -250,7 +250,7 @@ def check(
         dry_run=dry_run,
     )
     print_pass(report, dry_run=dry_run, show=show)
-    if not dry_run:
+    if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send
         from datetime import UTC, datetime
 
         from monitor.deliver import send_alerts

@@ -11,26 +11,63 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.errors import FeedError
+from monitor.canonical import canonical_url
 from monitor.models import FeedState, Item
-from monitor.normalize import normalize
-from monitor.parse import parse_feed
+
+# The parsers (feedparser, lexbor) are imported on first use: a pass whose feeds are all
+# unchanged never loads them, and with a pool only the workers do (they are preloaded there).
+PARSING_MODULES = ("monitor.parse", "monitor.normalize")
 
 
 @dataclass(frozen=True, slots=True)
 class Itemized:
     items: tuple[Item, ...] = ()
+    # The canonical URL of each item (None without a link), worked out here in the pool
+    # rather than in the pass's one process, which also matches and stores.
+    canonical_urls: tuple[str | None, ...] = ()
     error_kind: str | None = None
     error: str | None = None
 
 
 def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: datetime) -> Itemized:
     """The items of a feed document, or the reason it is refused (never raises FeedError)."""
+    from monitor.errors import FeedError
+    from monitor.normalize import normalize
+    from monitor.parse import parse_feed
+
     try:
         parsed = parse_feed(body, feed.url, content_type)
     except FeedError as exc:
         return Itemized(error_kind=exc.kind, error=exc.message)
-    return Itemized(items=tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries)))
+    items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+    return Itemized(
+        items=items, canonical_urls=tuple(canonical_url(i.url) if i.url else None for i in items)
+    )
+
+
+def watch_parent(pid: int, every: float = 1.0) -> None:
+    """Pool worker initializer: exit when the process that made the pool is gone.
+
+    A worker's parent is the fork server, not the pass's process, and it holds both ends of
+    its task queue, so when that process dies without shutting the pool down (SIGKILL, the
+    OOM killer) nothing ever wakes it; the workers and the fork server (which waits for their
+    copy of its "alive" pipe to close) would live on, idle, for good.
+    """
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # the pid exists (if reused by now, the worker lives until the pool ends)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def unique_items(items: Iterable[Item]) -> list[Item]:

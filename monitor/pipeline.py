@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from monitor import sources
 from monitor.canonical import canonical_url
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import Itemized, itemize
+from monitor.itemize import PARSING_MODULES, Itemized, itemize, watch_parent
 from monitor.match import Matcher
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.settings import Settings
@@ -54,9 +54,26 @@ def poll(
     feeds they were for stay due; what was already fetched is still written.
     """
     now = now or datetime.now(UTC)
-    if dry_run:
-        feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
-        return _run(settings, store, matcher, now, feeds, dry_run=True, stop=stop)
+    pool = _LazyPool(settings.fetch.parse_workers or os.cpu_count() or 1)
+    try:
+        if dry_run:
+            feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
+            return _run(settings, store, matcher, now, feeds, pool, dry_run=True, stop=stop)
+        return _poll_leased(settings, store, matcher, now, pool, names, ignore_schedule, stop)
+    finally:
+        pool.close()
+
+
+def _poll_leased(
+    settings: Settings,
+    store: Store,
+    matcher: Matcher,
+    now: datetime,
+    pool: _LazyPool,
+    names: Iterable[str] | None,
+    ignore_schedule: bool,
+    stop: threading.Event | None,
+) -> PassReport:
     # Several daemons (and `monitor check`) may share one database: lease the feeds this pass
     # takes, so no other process fetches them meanwhile; a lease left by a crash expires.
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -83,7 +100,9 @@ def poll(
             if not feeds:
                 break
             done.update(f.id for f in feeds)
-            reports.append(_run(settings, store, matcher, now, feeds, dry_run=False, stop=stop))
+            reports.append(
+                _run(settings, store, matcher, now, feeds, pool, dry_run=False, stop=stop)
+            )
             if batch is None or len(feeds) < batch:
                 break
     finally:
@@ -124,6 +143,7 @@ def _run(
     matcher: Matcher,
     now: datetime,
     feeds: list[FeedState],
+    pool: _LazyPool,
     *,
     dry_run: bool,
     stop: threading.Event | None,
@@ -135,7 +155,7 @@ def _run(
     if sharing > 1:
         fetch = replace(settings.fetch, per_host=max(1, settings.fetch.per_host // sharing))
         settings = replace(settings, fetch=fetch)
-    run = _Pass(settings, store, matcher, now, dry_run, stop)
+    run = _Pass(settings, store, matcher, now, dry_run, stop, pool)
     asyncio.run(run.all(feeds))
     return run.report()
 
@@ -148,6 +168,7 @@ class _Pass:
     now: datetime
     dry_run: bool
     stop: threading.Event | None = None
+    pools: _LazyPool | None = None
     failures: list[FeedFailure] = field(default_factory=list)
     matched: list[NewMatch] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -158,26 +179,20 @@ class _Pass:
     async def all(self, feeds: list[FeedState]) -> None:
         cfg = self.settings.fetch
         workers = cfg.parse_workers or os.cpu_count() or 1
-        pool: Executor | None = None
-        if workers > 1 and len(feeds) >= POOL_MIN_FEEDS:
-            pool = _process_pool(workers)
+        pool = self.pools if workers > 1 and len(feeds) >= POOL_MIN_FEEDS else None
         intervals = self.store.feed_intervals()
         # Bodies in flight (fetched, not yet stored) are bounded by this gate.
         gate = asyncio.Semaphore(max(cfg.concurrency, 2 * workers))
         limiter = Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
-        try:
-            async with make_client(cfg) as client:
+        async with make_client(cfg) as client:
 
-                async def one(feed: FeedState) -> None:
-                    async with gate:
-                        result = await fetch_one(feed, cfg, client, limiter)
-                        itemized, body_hash = await self._itemize(result, pool)
-                        self._store(result, itemized, body_hash, intervals.get(feed.id))
+            async def one(feed: FeedState) -> None:
+                async with gate:
+                    result = await fetch_one(feed, cfg, client, limiter)
+                    itemized, body_hash = await self._itemize(result, pool)
+                    self._store(result, itemized, body_hash, intervals.get(feed.id))
 
-                await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
 
     async def _until_stopped(self, work: asyncio.Future[list[None]]) -> None:
         """Wait for the pass; when `stop` is set, abandon what is in flight (it stays due)."""
@@ -191,7 +206,7 @@ class _Pass:
         work.result()
 
     async def _itemize(
-        self, result: FetchResult, pool: Executor | None
+        self, result: FetchResult, pool: _LazyPool | None
     ) -> tuple[Itemized | None, str | None]:
         """Items of a changed body; None when unchanged (304, or the same body hash)."""
         feed = result.feed
@@ -204,11 +219,13 @@ class _Pass:
             return None, body_hash  # validators changed but the body did not: same as a 304
         loop = asyncio.get_running_loop()
         args = (result.body, feed, result.content_type, self.now)
+        if pool is None:
+            return await asyncio.to_thread(itemize, *args), body_hash
+        executor = pool.get()
         try:
-            if pool is None:
-                return await asyncio.to_thread(itemize, *args), body_hash
-            return await loop.run_in_executor(pool, itemize, *args), body_hash
+            return await loop.run_in_executor(executor, itemize, *args), body_hash
         except BrokenProcessPool:
+            pool.discard(executor)  # the next body gets a new pool
             return Itemized(error_kind="parse", error="the parser process died on this feed"), None
 
     def _store(
@@ -231,13 +248,23 @@ class _Pass:
             return
         if itemized is None:
             self.not_modified += 1
+        items = itemized.items if itemized else ()
+        canonical = itemized.canonical_urls if itemized else ()
+        if len(canonical) != len(items):
+            canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
         decided = [
-            NewItem(i, canonical_url(i.url) if i.url else None, tuple(self.matcher.match(i)))
-            for i in (itemized.items if itemized else ())
+            NewItem(i, url, tuple(self.matcher.match(i)))
+            for i, url in zip(items, canonical, strict=True)
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
         self.new_items += len(added)
-        self.matched.extend(NewMatch(n.item, n.matches) for n in added if n.matches)
+        # The report shows title, outlet, time and topics; without summaries and spans, a
+        # first pass over hundreds of feeds does not hold every matching article until it ends.
+        self.matched.extend(
+            NewMatch(replace(n.item, summary=""), tuple(replace(m, spans=()) for m in n.matches))
+            for n in added
+            if n.matches
+        )
         if self.dry_run:
             return
         self.store.record_fetch(
@@ -285,11 +312,38 @@ class _Pass:
         )
 
 
+class _LazyPool:
+    """The parse pool of one poll: started when the first changed body needs parsing (a pass
+    of unchanged feeds starts no process), shared by the poll's lease batches (a daemon's
+    scheduled pass runs one batch per 32 feeds), and replaced once a worker has died."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Executor | None = None
+
+    def get(self) -> Executor:
+        if self._pool is None:
+            self._pool = _process_pool(self.workers)
+        return self._pool
+
+    def discard(self, broken: Executor) -> None:
+        if self._pool is broken:
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def _process_pool(workers: int) -> Executor:
     """Worker processes started by a fork server: no threads or sockets of this process are
     inherited, and each worker imports only the parsing modules."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.itemize"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES])
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from conftest import DATA, ROOT, rss, run, write_config
 from servers import FeedServer, Response
@@ -158,3 +159,30 @@ def test_rules_explain_a_stored_item(
     assert "No rule fired when it was stored." in none.output and "No rule fires." in none.output
     missing = run(config, "rules", "explain", "999999")
     assert missing.exit_code == 1 and "no item 999999" in missing.output
+
+
+def test_pass_table_stops_at_show_and_says_how_many_more(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.models import Item, Match, NewMatch, PassReport
+    from monitor.report import print_pass
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    matched = tuple(
+        NewMatch(
+            Item(1, f"k{i}", None, f"Headline number {i}", "", now, now, f"h{i}", "Dawn"),
+            (Match("r", "border"),),
+        )
+        for i in range(7)
+    )
+    report = PassReport(feeds_polled=1, new_items=7, new_matches=7, matched=matched)
+    print_pass(report, show=5)
+    out = capsys.readouterr().out
+    assert sum(f"Headline number {i}" in out for i in range(7)) == 5
+    assert "and 2 more" in out
+    print_pass(report, show=7)
+    out = capsys.readouterr().out
+    assert all(f"Headline number {i}" in out for i in range(7))
+    assert "more" not in out

@@ -11,7 +11,13 @@ from conftest import run, write_config
 from alembic import command
 from monitor.errors import SchemaBehindError
 from monitor.store import Store
-from monitor.store.engine import alembic_config, current_revision, head_revision, make_engine
+from monitor.store.engine import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    scanned_head,
+)
 
 
 def test_upgrade_creates_every_table(db_url: str) -> None:
@@ -58,3 +64,8 @@ def test_init_writes_a_working_starter(tmp_path: Path) -> None:
     assert (site / "var" / "monitor.db").is_file()
     again = run(None, "init", str(site))
     assert "kept" in again.output
+
+
+def test_scanned_head_is_alembics_head() -> None:
+    # The start-up schema check reads the head from the scripts' revision lines; it must agree.
+    assert scanned_head() == head_revision()

@@ -42,10 +42,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool whose network backend enforces the policy."""
 
     def __init__(self, cfg: FetchConfig, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        # One SSL context (loading the CA bundle is most of a warm pass's fetch set-up), given
+        # to httpx so that it does not build a second one for the pool replaced below.
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         # Same pool httpx would build, plus our backend (httpx has no public hook for it).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

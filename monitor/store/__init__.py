@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,8 @@ from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DigestRow",
@@ -93,45 +95,54 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
         """Store items of one feed idempotently; return those that were not stored before.
 
         The unique index (feed, key) decides what is new, so two writers never duplicate an
-        item. Matching items join a story by canonical URL or start one.
+        item. Matching items join a story by canonical URL or start one. Rows are written in
+        batches (one multi-row INSERT ... RETURNING for the items, one for their matches):
+        a statement per row made storing the slowest stage of a cold pass.
         """
         if not new:
             return []
-        table = _table(t.Item)
-        added: list[NewItem] = []
         with self.engine.begin() as conn:
             seen = self._seen_before(conn, new)  # tombstones, regenerated GUIDs
+            todo: dict[tuple[int, str], NewItem] = {}
             for n in new:
-                it = n.item
-                if (it.feed_id, it.key) in seen:
-                    continue
-                stmt = (
-                    self._insert(table)
-                    .values(
-                        feed_id=it.feed_id,
-                        key=it.key,
-                        url=it.url,
-                        canonical_url=n.canonical_url,
-                        title=it.title,
-                        summary=it.summary,
-                        published=it.published,
-                        fetched=it.fetched,
-                        content_hash=it.content_hash,
-                    )
-                    .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-                    .returning(table.c.id)
-                )
-                item_id = conn.execute(stmt).scalar()
-                if item_id is None:
-                    continue
-                added.append(n)
-                if n.matches:
-                    self._add_matches(conn, item_id, n.matches)
-                    story_id = self._story_for(conn, n)
-                    conn.execute(
-                        sa.update(table).where(table.c.id == item_id).values(story_id=story_id)
-                    )
+                ident = (n.item.feed_id, n.item.key)
+                if ident not in seen and ident not in todo:
+                    todo[ident] = n  # a repeated key in one batch: the first one wins
+            ids = self._insert_items(conn, list(todo.values()))
+            added = [n for ident, n in todo.items() if ident in ids]
+            matched = [(ids[n.item.feed_id, n.item.key], n) for n in added if n.matches]
+            if matched:
+                self._add_matches(conn, matched)
+                self._assign_stories(conn, matched)
         return added
+
+    def _insert_items(
+        self, conn: sa.Connection, new: Sequence[NewItem]
+    ) -> dict[tuple[int, str], int]:
+        """Insert these items, skipping any (feed, key) already stored; the ids of the new."""
+        if not new:
+            return {}
+        table = _table(t.Item)
+        stmt = (
+            self._insert(table)
+            .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+            .returning(table.c.id, table.c.feed_id, table.c.key)
+        )
+        rows = [
+            {
+                "feed_id": n.item.feed_id,
+                "key": n.item.key,
+                "url": n.item.url,
+                "canonical_url": n.canonical_url,
+                "title": n.item.title,
+                "summary": n.item.summary,
+                "published": n.item.published,
+                "fetched": n.item.fetched,
+                "content_hash": n.item.content_hash,
+            }
+            for n in new
+        ]
+        return {(f, k): int(i) for i, f, k in conn.execute(stmt, rows)}
 
     def new_only(self, new: Sequence[NewItem]) -> list[NewItem]:
         """The items that `add_items` would store, without storing anything (dry runs)."""
@@ -151,7 +162,8 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             known |= self._seen_before(conn, new)
         return [n for n in new if (n.item.feed_id, n.item.key) not in known]
 
-    def _add_matches(self, conn: sa.Connection, item_id: int, matches: Sequence[Match]) -> None:
+    def _add_matches(self, conn: sa.Connection, matched: Sequence[tuple[int, NewItem]]) -> None:
+        """The match rows of these (item id, item) pairs, in one batch."""
         table = _table(t.ItemMatch)
         rows = [
             {
@@ -164,39 +176,77 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                     [[s.field, s.start, s.end, s.text] for s in m.spans], ensure_ascii=False
                 ),
             }
-            for m in matches
+            for item_id, n in matched
+            for m in n.matches
         ]
-        conn.execute(self._insert(table).values(rows).on_conflict_do_nothing())
+        if rows:
+            conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
 
-    def _story_for(self, conn: sa.Connection, n: NewItem) -> int:
-        """The story this item joins: one already holding its canonical URL, else a new one."""
+    def _assign_stories(self, conn: sa.Connection, matched: Sequence[tuple[int, NewItem]]) -> None:
+        """Put each matching item in a story: one already holding its canonical URL, else a
+        new one. Items are taken in order, so a later item of the batch with the same URL joins
+        the story the earlier one started; a story an alert item joins becomes an alert."""
         items, stories = _table(t.Item), _table(t.Story)
-        severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
-        if n.canonical_url:
-            existing = conn.execute(
-                sa.select(items.c.story_id)
-                .where(items.c.canonical_url == n.canonical_url, items.c.story_id.is_not(None))
-                .limit(1)
-            ).scalar()
-            if existing is not None:
-                if severity == "alert":
-                    conn.execute(
-                        sa.update(stories).where(stories.c.id == existing).values(severity="alert")
-                    )
-                return int(existing)
-        it = n.item
-        return int(
-            conn.execute(
-                sa.insert(stories)
-                .values(
-                    title=it.title,
-                    url=it.url,
-                    first_seen=it.fetched,
-                    published=it.published,
-                    severity=severity,
+        urls = list({n.canonical_url for _, n in matched if n.canonical_url})
+        known: dict[str, int] = {}
+        for chunk in _chunks(urls, 500):
+            for url, story_id in conn.execute(
+                sa.select(items.c.canonical_url, items.c.story_id).where(
+                    items.c.canonical_url.in_(chunk), items.c.story_id.is_not(None)
                 )
-                .returning(stories.c.id)
-            ).scalar_one()
+            ):
+                known.setdefault(url, int(story_id))
+        # A story is either an existing id or ("new", index into `fresh`).
+        fresh: list[dict[str, Any]] = []
+        fresh_of_url: dict[str, int] = {}
+        placed: list[tuple[int, int | None, int | None]] = []  # (item id, story id, fresh idx)
+        alert_known: set[int] = set()
+        for item_id, n in matched:
+            alert = any(m.severity == "alert" for m in n.matches)
+            url = n.canonical_url
+            if url and url in known:
+                placed.append((item_id, known[url], None))
+                if alert:
+                    alert_known.add(known[url])
+            elif url and url in fresh_of_url:
+                idx = fresh_of_url[url]
+                placed.append((item_id, None, idx))
+                if alert:
+                    fresh[idx]["severity"] = "alert"
+            else:
+                it = n.item
+                if url:
+                    fresh_of_url[url] = len(fresh)
+                placed.append((item_id, None, len(fresh)))
+                fresh.append(
+                    {
+                        "title": it.title,
+                        "url": it.url,
+                        "first_seen": it.fetched,
+                        "published": it.published,
+                        "severity": "alert" if alert else "digest",
+                    }
+                )
+        fresh_ids: list[int] = []
+        if fresh:
+            result = conn.execute(
+                sa.insert(stories).returning(stories.c.id, sort_by_parameter_order=True), fresh
+            )
+            fresh_ids = [int(x) for x in result.scalars()]
+        if alert_known:
+            conn.execute(
+                sa.update(stories)
+                .where(stories.c.id.in_(sorted(alert_known)))
+                .values(severity="alert")
+            )
+        conn.execute(
+            sa.update(items)
+            .where(items.c.id == sa.bindparam("b_item"))
+            .values(story_id=sa.bindparam("b_story")),
+            [
+                {"b_item": item_id, "b_story": story if idx is None else fresh_ids[idx]}
+                for item_id, story, idx in placed
+            ],
         )
 
     def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
@@ -668,7 +718,7 @@ def _utc(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+def _chunks(values: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
 

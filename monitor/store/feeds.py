@@ -85,7 +85,22 @@ class FeedsMixin:
         permanent redirect is still the same feed and is not added again.
         """
         table = _table(t.Feed)
+        fields = ("name", "language", "note", "interval_minutes")
         with self.engine.begin() as conn:
+            # One read of every feed instead of a lookup and an update per configured feed
+            # (a second of every start with a few hundred feeds); only changes are written.
+            current: dict[int, dict[str, Any]] = {}
+            by_url: dict[str, int] = {}
+            for row in conn.execute(
+                sa.select(
+                    table.c.id, table.c.url, table.c.configured_url, *map(table.c.get, fields)
+                ).order_by(table.c.id)
+            ).mappings():
+                current[row["id"]] = {k: row[k] for k in fields}
+                for url in (row["configured_url"], row["url"]):
+                    if url is not None:
+                        by_url.setdefault(url, row["id"])  # the lowest id holding the URL
+            new: dict[str, dict[str, Any]] = {}  # by URL: a repeated URL updates the first
             for f in feeds:
                 values = {
                     "name": f.name,
@@ -93,20 +108,18 @@ class FeedsMixin:
                     "note": f.note,
                     "interval_minutes": f.interval_minutes,
                 }
-                found = conn.execute(
-                    sa.select(table.c.id)
-                    .where(sa.or_(table.c.configured_url == f.url, table.c.url == f.url))
-                    .order_by(table.c.id)
-                    .limit(1)
-                ).scalar()
-                if found is not None:
+                found = by_url.get(f.url)
+                if found is None:
+                    new.setdefault(f.url, {}).update(values)
+                elif current[found] != values:
                     conn.execute(sa.update(table).where(table.c.id == found).values(**values))
-                    continue
+                    current[found] = values
+            for url, values in new.items():
                 conn.execute(
                     self._insert(table)
                     .values(
-                        url=f.url,
-                        configured_url=f.url,
+                        url=url,
+                        configured_url=url,
                         origin="config",
                         enabled=True,
                         gone=False,
@@ -137,26 +150,35 @@ class FeedsMixin:
 
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
-        with Session(self.engine) as s:
-            feed = s.get(t.Feed, feed_id)
-            if feed is None:
-                return
-            feed.last_checked = outcome.checked
-            feed.next_check = outcome.next_check
-            if outcome.ok:
-                feed.error_streak, feed.last_error, feed.failing_since = 0, None, None
-                feed.last_success = outcome.checked
-                feed.etag = outcome.etag if outcome.etag is not None else feed.etag
-                feed.last_modified = outcome.last_modified or feed.last_modified
-                feed.body_hash = outcome.body_hash or feed.body_hash
-            else:
-                feed.error_streak += 1
-                feed.last_error = (outcome.error or "unknown error")[:2000]
-                feed.failing_since = feed.failing_since or outcome.checked
-            feed.gone = feed.gone or outcome.gone
-            feed.lease_owner = feed.lease_until = None  # the pass is done with this feed
-            s.add(feed)
-            s.commit()
+        # One UPDATE, not an ORM load and flush: this runs for every feed of every pass.
+        table = _table(t.Feed)
+        values: dict[str, Any] = {
+            "last_checked": outcome.checked,
+            "next_check": outcome.next_check,
+            "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
+            "lease_owner": None,  # the pass is done with this feed
+            "lease_until": None,
+        }
+        if outcome.ok:
+            values.update(
+                error_streak=0, last_error=None, failing_since=None, last_success=outcome.checked
+            )
+            if outcome.etag is not None:
+                values["etag"] = outcome.etag
+            if outcome.last_modified:
+                values["last_modified"] = outcome.last_modified
+            if outcome.body_hash:
+                values["body_hash"] = outcome.body_hash
+        else:
+            values.update(
+                error_streak=table.c.error_streak + 1,
+                last_error=(outcome.error or "unknown error")[:2000],
+                failing_since=sa.func.coalesce(
+                    table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
+                ),
+            )
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
 
     def move_feed(self, feed_id: int, new_url: str, now: datetime) -> str:
         """Follow a permanent redirect: the feed's URL becomes `new_url`; return what happened.
