@@ -54,6 +54,7 @@ def poll(
     feeds they were for stay due; what was already fetched is still written.
     """
     now = now or datetime.now(UTC)
+    store.cluster_settings = settings.stories  # the story rule add_items applies
     if dry_run:
         feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
         return _run(settings, store, matcher, now, feeds, dry_run=True, stop=stop)

@@ -19,12 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from monitor.cluster.decide import ClusterSettings
 from monitor.models import Item, Match, Span, StoryEntry
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
+from monitor.store.stories import FingerprintCache, StoriesMixin, StoryItemRow, StoryRow
 
 __all__ = [
     "DigestRow",
@@ -33,7 +35,12 @@ __all__ = [
     "FetchOutcome",
     "NewItem",
     "Store",
+    "StoryItemRow",
+    "StoryRow",
 ]
+
+
+_STORY_LOCK = 0x53544F52  # "STOR": the advisory lock around story assignment (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +70,17 @@ class DigestRow:
     shown: int | None = None
 
 
-class Store(FeedsMixin, RetentionMixin, LeasesMixin):
-    """One database: SQLite file or PostgreSQL. Opening checks the schema is current."""
+class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
+    """One database: SQLite file or PostgreSQL. Opening checks the schema is current.
 
-    def __init__(self, url: str, *, check: bool = True) -> None:
+    `cluster_settings` is the story rule `add_items` applies (`[stories]` in config)."""
+
+    def __init__(
+        self, url: str, *, check: bool = True, cluster_settings: ClusterSettings | None = None
+    ) -> None:
         self.url = url
+        self.cluster_settings = cluster_settings or ClusterSettings()
+        self._fingerprints = FingerprintCache()
         self.engine: Engine = make_engine(url)
         if check:
             check_schema(self.engine)
@@ -93,14 +106,21 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
         """Store items of one feed idempotently; return those that were not stored before.
 
         The unique index (feed, key) decides what is new, so two writers never duplicate an
-        item. Matching items join a story by canonical URL or start one.
+        item. Matching items are placed into stories by the story clusterer (same canonical
+        URL, same text, near-duplicate or same event: monitor.cluster), in the same
+        transaction; on PostgreSQL a transaction-level advisory lock serialises story
+        assignment between writers, SQLite has one writer at a time anyway.
         """
         if not new:
             return []
         table = _table(t.Item)
         added: list[NewItem] = []
+        current: list[NewItem] = []
         with self.engine.begin() as conn:
             seen = self._seen_before(conn, new)  # tombstones, regenerated GUIDs
+            if self.engine.dialect.name == "postgresql" and any(n.matches for n in new):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
+            clusterer = self._clusterer(conn, current)
             for n in new:
                 it = n.item
                 if (it.feed_id, it.key) in seen:
@@ -127,10 +147,8 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                 added.append(n)
                 if n.matches:
                     self._add_matches(conn, item_id, n.matches)
-                    story_id = self._story_for(conn, n)
-                    conn.execute(
-                        sa.update(table).where(table.c.id == item_id).values(story_id=story_id)
-                    )
+                    current[:] = [n]
+                    self._assign_story(conn, clusterer, current, item_id)
         return added
 
     def new_only(self, new: Sequence[NewItem]) -> list[NewItem]:
@@ -167,37 +185,6 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             for m in matches
         ]
         conn.execute(self._insert(table).values(rows).on_conflict_do_nothing())
-
-    def _story_for(self, conn: sa.Connection, n: NewItem) -> int:
-        """The story this item joins: one already holding its canonical URL, else a new one."""
-        items, stories = _table(t.Item), _table(t.Story)
-        severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
-        if n.canonical_url:
-            existing = conn.execute(
-                sa.select(items.c.story_id)
-                .where(items.c.canonical_url == n.canonical_url, items.c.story_id.is_not(None))
-                .limit(1)
-            ).scalar()
-            if existing is not None:
-                if severity == "alert":
-                    conn.execute(
-                        sa.update(stories).where(stories.c.id == existing).values(severity="alert")
-                    )
-                return int(existing)
-        it = n.item
-        return int(
-            conn.execute(
-                sa.insert(stories)
-                .values(
-                    title=it.title,
-                    url=it.url,
-                    first_seen=it.fetched,
-                    published=it.published,
-                    severity=severity,
-                )
-                .returning(stories.c.id)
-            ).scalar_one()
-        )
 
     def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
         """A stored item (as an Item) and the matches recorded for it, or None."""
