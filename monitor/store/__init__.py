@@ -247,7 +247,10 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             _table(x) for x in (t.Story, t.Item, t.ItemMatch, t.DigestStory)
         )
         delivered = sa.select(ds.c.story_id).where(ds.c.recipient == recipient, ds.c.kind == kind)
-        query = sa.select(stories.c.id).where(stories.c.id.not_in(delivered))
+        fresh: sa.ColumnElement[bool] = stories.c.id.not_in(delivered)
+        if kind == "digest":  # a delivered story with an update not yet sent goes again
+            fresh = sa.or_(fresh, sa.exists().where(self._unsent_updates(recipient, kind)))
+        query = sa.select(stories.c.id).where(fresh)
         if min_severity == "alert":
             query = query.where(stories.c.severity == "alert")
         if since is not None:
@@ -266,6 +269,31 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [int(x) for x in conn.execute(query).scalars()]
+
+    def _unsent_updates(self, recipient: str, kind: str) -> sa.ColumnElement[bool]:
+        """Condition on story_update rows: this story's updates not yet frozen for them."""
+        stories, su, du = (_table(x) for x in (t.Story, t.StoryUpdate, t.DigestUpdate))
+        sent = sa.select(du.c.update_id).where(du.c.recipient == recipient, du.c.kind == kind)
+        return sa.and_(su.c.story_id == stories.c.id, su.c.id.not_in(sent))
+
+    def _freeze_updates(
+        self, conn: sa.Connection, digest_id: int, recipient: str, kind: str, ids: Sequence[int]
+    ) -> None:
+        """Record the stories' unsent updates as frozen into this digest."""
+        su, du = _table(t.StoryUpdate), _table(t.DigestUpdate)
+        if kind != "digest" or not ids:
+            return
+        sent = sa.select(du.c.update_id).where(du.c.recipient == recipient, du.c.kind == kind)
+        for chunk in _chunks(list(ids), 500):
+            rows = conn.execute(
+                sa.select(su.c.id).where(su.c.story_id.in_(chunk), su.c.id.not_in(sent))
+            ).scalars()
+            values = [
+                {"digest_id": digest_id, "recipient": recipient, "kind": kind, "update_id": u}
+                for u in rows
+            ]
+            if values:
+                conn.execute(self._insert(du).values(values).on_conflict_do_nothing())
 
     def undelivered_stories(
         self,
@@ -338,6 +366,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
                             )
                         ).scalars()
                     )
+        updates = self._update_reasons(ids, recipient) if recipient is not None else {}
         acc: dict[int, _StoryAcc] = defaultdict(_StoryAcc)
         for story_id, item_id, title, summary, outlet, topic, rule_id, spans in detail:
             a = acc[story_id]
@@ -379,9 +408,51 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
                     terms=tuple(a.terms),
                     alerted=sid in alerted,
                     highlights=highlights,
+                    update=updates.get(sid),
                 )
             )
         return out
+
+    def _update_reasons(self, story_ids: Sequence[int], recipient: str) -> dict[int, str]:
+        """Story → what its updates added, for stories this recipient already had in an
+        earlier digest and whose updates are unsent or in a digest not yet sent."""
+        su, du, ds, dg = (
+            _table(x) for x in (t.StoryUpdate, t.DigestUpdate, t.DigestStory, t.Digest)
+        )
+        out: dict[int, list[str]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                rows = conn.execute(
+                    sa.select(
+                        su.c.story_id, su.c.reason, du.c.digest_id, dg.c.status, ds.c.digest_id
+                    )
+                    .join(
+                        ds,
+                        sa.and_(
+                            ds.c.story_id == su.c.story_id,
+                            ds.c.recipient == recipient,
+                            ds.c.kind == "digest",
+                        ),
+                    )
+                    .join(
+                        du,
+                        sa.and_(
+                            du.c.update_id == su.c.id,
+                            du.c.recipient == recipient,
+                            du.c.kind == "digest",
+                        ),
+                        isouter=True,
+                    )
+                    .join(dg, dg.c.id == du.c.digest_id, isouter=True)
+                    .where(su.c.story_id.in_(chunk))
+                    .order_by(su.c.id)
+                )
+                for sid, reason, update_digest, status, first_digest in rows:
+                    if update_digest == first_digest:
+                        continue  # frozen with the story's first delivery: not news then
+                    if update_digest is None or status != "sent":
+                        out[sid].append(reason)
+        return {sid: "; ".join(dict.fromkeys(r)) for sid, r in out.items()}
 
     def topic_activity(self, since: datetime) -> list[tuple[str, datetime]]:
         """(topic, when) of every story published (else first seen) since `since`, once per
@@ -421,7 +492,19 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
                 s.add(digest)
                 s.flush()
                 assert digest.id is not None
-                if story_ids:
+                conn = s.connection()
+                # A story already delivered to them goes again only for its updates.
+                again = set(
+                    conn.execute(
+                        sa.select(ds.c.story_id).where(
+                            ds.c.recipient == recipient,
+                            ds.c.kind == kind,
+                            ds.c.story_id.in_(list(story_ids)),
+                        )
+                    ).scalars()
+                )
+                first = [sid for sid in story_ids if sid not in again]
+                if first:
                     s.execute(
                         sa.insert(ds),
                         [
@@ -431,9 +514,10 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
                                 "kind": kind,
                                 "story_id": sid,
                             }
-                            for sid in story_ids
+                            for sid in first
                         ],
                     )
+                self._freeze_updates(conn, digest.id, recipient, kind, story_ids)
                 s.commit()
                 return digest.id
         except sa.exc.IntegrityError:
@@ -465,6 +549,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
                     .on_conflict_do_nothing()
                 )
                 added += res.rowcount or 0
+            self._freeze_updates(conn, digest_id, d["recipient"], d["kind"], story_ids)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(ds).where(ds.c.digest_id == digest_id)
             ).scalar_one()
@@ -509,14 +594,27 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             s.commit()
 
     def digest_stories(self, digest_id: int) -> list[int]:
+        """The stories frozen into a digest: first deliveries, then stories sent as updates."""
+        su, du = _table(t.StoryUpdate), _table(t.DigestUpdate)
         with Session(self.engine) as s:
-            return list(
+            ids = list(
                 s.exec(
                     select(t.DigestStory.story_id)
                     .where(t.DigestStory.digest_id == digest_id)
                     .order_by(col(t.DigestStory.id))
                 )
             )
+            ids += (
+                s.connection()
+                .execute(
+                    sa.select(su.c.story_id)
+                    .join(du, du.c.update_id == su.c.id)
+                    .where(du.c.digest_id == digest_id)
+                    .order_by(du.c.id)
+                )
+                .scalars()
+            )
+        return list(dict.fromkeys(ids))
 
     def digest(self, digest_id: int) -> DigestRow | None:
         with Session(self.engine) as s:

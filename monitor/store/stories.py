@@ -216,11 +216,25 @@ class StoriesMixin:
 
     def story_rows(self, since: datetime | None = None, limit: int = 200) -> list[StoryRow]:
         """Stories first seen since `since`, newest first, with outlets and topics."""
-        stories, items, feeds, matches = (_table(x) for x in (t.Story, t.Item, t.Feed, t.ItemMatch))
+        stories = _table(t.Story)
         query = sa.select(stories.c.id, stories.c.first_seen, stories.c.title)
         if since is not None:
             query = query.where(stories.c.first_seen >= since)
-        query = query.order_by(stories.c.first_seen.desc(), stories.c.id.desc()).limit(limit)
+        return self._story_rows(
+            query.order_by(stories.c.first_seen.desc(), stories.c.id.desc()).limit(limit)
+        )
+
+    def story_rows_by_id(self, story_ids: Sequence[int]) -> list[StoryRow]:
+        """These stories, with outlets and topics (unknown ids skipped)."""
+        stories = _table(t.Story)
+        return self._story_rows(
+            sa.select(stories.c.id, stories.c.first_seen, stories.c.title).where(
+                stories.c.id.in_(list(story_ids))
+            )
+        )
+
+    def _story_rows(self, query: sa.Select[Any]) -> list[StoryRow]:
+        items, feeds, matches = (_table(x) for x in (t.Item, t.Feed, t.ItemMatch))
         with self.engine.connect() as conn:
             heads = conn.execute(query).all()
             ids = [r.id for r in heads]
