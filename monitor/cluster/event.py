@@ -119,12 +119,12 @@ def event_of(title: str, summary_tokens: tuple[str, ...] = ()) -> Event | None:
     # The first clause carries the news ("Intense fighting along the border; friendly
     # countries urge restraint"), background after "amid" does not.
     predicate = _BACKGROUND.sub("", folded.split(";")[0])
-    head = frozenset(tokens(predicate))
+    head = frozenset(tokens(predicate)) if predicate != folded else frozenset(every_toks)
     every = frozenset(every_toks)
     afghan = bool((every | frozenset(summary_tokens)) & AFGHAN_SIDE)
     speakers = {s for rx, s in _SPEAKER_RE if rx.search(folded)}
     voice = _STATE_VOICE.match(folded)
-    if voice is not None and frozenset(tokens(voice[1])) & (_SPEECH | _toks("says")):
+    if voice is not None and frozenset(tokens(voice[1])) & _SPEECH:
         speakers.add("fo")
     speaking = frozenset(speakers)
     if head & _SPEECH or _MODAL.search(predicate):

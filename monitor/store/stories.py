@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
 
-MAX_CANDIDATES = 400  # newest reports looked at per item: cost stays flat as stories grow
+MAX_CANDIDATES = 200  # newest reports looked at per item: cost stays flat as stories grow
 _CACHE_SIZE = 20_000
 FIRST_REPORT = "first report"
 
