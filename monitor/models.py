@@ -144,6 +144,7 @@ class StoryEntry:
     terms: tuple[str, ...] = ()
     alerted: bool = False  # already sent to this recipient in an alert email
     highlights: tuple[Span, ...] = ()  # matched spans of `title` and `summary`, original offsets
+    update: str | None = None  # what a later report added, when sent again as an update
 
 
 @dataclass(frozen=True, slots=True)

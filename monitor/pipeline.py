@@ -54,6 +54,7 @@ def poll(
     feeds they were for stay due; what was already fetched is still written.
     """
     now = now or datetime.now(UTC)
+    store.cluster_settings = settings.stories  # the story rule add_items applies
     pool = _LazyPool(settings.fetch.parse_workers or os.cpu_count() or 1)
     try:
         if dry_run:

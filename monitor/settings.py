@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.cluster.decide import ClusterSettings
 from monitor.errors import ConfigError
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class Settings:
     smtp: SmtpConfig | None
     digest: DigestConfig
     daemon: DaemonConfig = DaemonConfig()
+    stories: ClusterSettings = field(default_factory=ClusterSettings)
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
@@ -176,7 +178,10 @@ class _Reader:
 
     def settings(self, cfg_path: Path, raw: dict[str, Any]) -> Settings:
         self.check_keys(
-            raw, "", {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds", "daemon"}
+            raw,
+            "",
+            {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds", "daemon"}
+            | {"stories"},
         )
         rules = self.get(raw, "", "rules", str, "rules.toml")
         database = self.table(raw, "database")
@@ -200,7 +205,47 @@ class _Reader:
             smtp=self.smtp(raw["smtp"]) if "smtp" in raw else None,
             digest=self.digest(self.table(raw, "digest")),
             daemon=self.daemon(self.table(raw, "daemon")),
+            stories=self.stories(self.table(raw, "stories")),
         )
+
+    def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
+        """`[stories]`: the story clustering rule (monitor.cluster.decide.ClusterSettings)."""
+        p = "stories."
+        d = ClusterSettings()
+        hours = ["window_hours", "grace_hours", "event_gap_hours", "event_span_hours"]
+        hours += ["statement_gap_hours", "statement_span_hours"]
+        shares = ["near_threshold", "generic_weight", "story_containment"]
+        shares += ["place_conflict_factor", "number_conflict_factor"]
+        self.check_keys(
+            t,
+            p,
+            {*hours, *shares, "decay_per_day", "same_article_threshold", "updates", "events"},
+        )
+        values: dict[str, Any] = {}
+        for key in hours:
+            values[key] = self.get(t, p, key, float, getattr(d, key))
+            if values[key] <= 0:
+                raise self.fail(p + key, "expected a positive number of hours")
+        for key in shares:
+            values[key] = self.get(t, p, key, float, getattr(d, key))
+            if not 0 <= values[key] <= 1:
+                raise self.fail(p + key, "expected a number from 0 to 1")
+        values["decay_per_day"] = self.get(t, p, "decay_per_day", float, d.decay_per_day)
+        if values["decay_per_day"] < 0:
+            raise self.fail(p + "decay_per_day", "expected 0 or more")
+        if "same_article_threshold" in t:
+            same = self.get(t, p, "same_article_threshold", float, 0.0)
+            if not 0 <= same <= 1:
+                raise self.fail(p + "same_article_threshold", "expected a number from 0 to 1")
+            values["same_article_threshold"] = same
+        if values["grace_hours"] > values["window_hours"]:
+            raise self.fail(p + "grace_hours", "expected no more than stories.window_hours")
+        for key in ("event_span_hours", "statement_span_hours"):
+            if values[key] > values["window_hours"]:
+                raise self.fail(p + key, "expected no more than stories.window_hours")
+        values["updates"] = self.get(t, p, "updates", bool, d.updates)
+        values["events"] = self.get(t, p, "events", bool, d.events)
+        return ClusterSettings(**values)
 
     def daemon(self, t: Mapping[str, Any]) -> DaemonConfig:
         p = "daemon."

@@ -270,3 +270,75 @@ def test_is_update_new_place_and_nothing_new() -> None:
     assert is_update(story, fingerprint("Kurram clashes: 5 killed", "Five killed.")) is None
     assert is_update(story, fingerprint("Kurram clashes: 3 killed", "")) is None  # lower: no
     assert is_update(StoryFacts(), fingerprint("Kurram: 9 killed", "")) is None  # first figure
+
+
+# --- event signatures ------------------------------------------------------------------
+
+
+def test_event_kind_is_the_headline_predicate() -> None:
+    from monitor.cluster.event import event_of
+
+    clash = event_of(
+        "Violent clashes erupt along Pak-Afghan border; friendly countries urge restraint"
+    )
+    assert clash is not None and clash.kind == "clash" and clash.afghan
+    statement = event_of(
+        "'Long live Pakistan': Politicians united in response to unprovoked Afghan aggression"
+    )
+    assert statement is not None and statement.kind == "statement"
+    warning = event_of("FO says further provocation will be met with befitting response")
+    assert warning is not None and warning.kind == "statement" and warning.speakers == {"fo"}
+    assert event_of("Fact check: viral video does not show tank captured by Taliban") is None
+    assert event_of("Afghan clashes") is None  # an editorial's title
+
+
+def test_reworded_reports_of_one_clash_join_but_a_statement_does_not() -> None:
+    clusterer = Clusterer(MemoryStoryIndex(), SETTINGS)
+    first = clusterer.assign(
+        "a",
+        "https://geo.tv/1",
+        "Pakistan Army retaliates after Afghan forces open unprovoked fire",
+        "",
+        T0,
+    )
+    second = clusterer.assign(
+        "b",
+        "https://dawn.com/2",
+        "Violent clashes erupt along Pak-Afghan border",
+        "",
+        T0 + timedelta(hours=1),
+    )
+    reply = clusterer.assign(
+        "c",
+        "https://dawn.com/3",
+        "Opposition urges dialogue amid Pakistan-Afghanistan skirmishes",
+        "",
+        T0 + timedelta(hours=2),
+    )
+    assert second.story_id == first.story_id and "same event (clash)" in second.reason
+    assert reply.story_id != first.story_id
+
+
+def test_a_clash_two_days_later_is_another_story() -> None:
+    clusterer = Clusterer(MemoryStoryIndex(), SETTINGS)
+    first = clusterer.assign("a", "", "Violent clashes erupt along Pak-Afghan border", "", T0)
+    later = clusterer.assign(
+        "b",
+        "",
+        "Army responds to unprovoked fire by Afghan Taliban at Kurram border",
+        "",
+        T0 + timedelta(hours=40),
+    )
+    assert later.story_id != first.story_id
+
+
+def test_events_off_restores_the_lexical_rule() -> None:
+    off = ClusterSettings(events=False)
+    clusterer = Clusterer(MemoryStoryIndex(), off)
+    first = clusterer.assign(
+        "a", "", "Pakistan Army retaliates after Afghan forces open unprovoked fire", "", T0
+    )
+    second = clusterer.assign(
+        "b", "", "Violent clashes erupt along Pak-Afghan border", "", T0 + timedelta(hours=1)
+    )
+    assert second.story_id != first.story_id

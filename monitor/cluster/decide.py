@@ -44,6 +44,14 @@ class ClusterSettings:
     story_containment: float = 0.6  # share of headline words found across a story's items
     story_min_words: int = 3
     updates: bool = False  # flag later reports that add facts (see cluster.updates)
+    # The event rule (cluster.event): same kind of event between the same sides (or the
+    # same speaker's statement), close in time to a report of the story, and not too long
+    # after the story began. Off when `events` is False.
+    events: bool = True
+    event_gap_hours: float = 10.0  # to the nearest report of the story of the same kind
+    event_span_hours: float = 28.0  # from the story's first report
+    statement_gap_hours: float = 14.0
+    statement_span_hours: float = 16.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +172,10 @@ def decide(
         story_best = _story_containment(candidate, neighbours, settings)
         if story_best is not None:
             best = (0.0, -story_best[1], story_best[0], story_best[2])
+    if best is None and settings.events:
+        event_best = _same_event(candidate, neighbours, settings)
+        if event_best is not None:
+            best = (0.0, -event_best[0], 0.0, event_best[1])
     if best is None:
         return Decision(None, "no story within the window is similar enough", 0.0)
     return Decision(-best[1], best[3], round(best[2], 4))
@@ -182,12 +194,20 @@ def _story_containment(
     if len(words) < settings.story_min_words:
         return None
     vocab: dict[int, set[str]] = {}
+    kinds: dict[int, set[str]] = {}
     for n in neighbours:
         gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
         if gap <= settings.grace_hours:
             vocab.setdefault(n.story_id, set()).update(n.fingerprint.words)
+            if n.fingerprint.event is not None:
+                kinds.setdefault(n.story_id, set()).add(n.fingerprint.event.kind)
+    ev = candidate.fingerprint.event
     best: tuple[float, int, str] | None = None
     for story_id in sorted(vocab):
+        if settings.events and ev is not None and ev.kind not in kinds.get(story_id, {ev.kind}):
+            # Words spread over a story's reports are weak evidence: they never join a
+            # report of another kind of event (a statement or talks after a clash).
+            continue
         shared = [w for w in words if w in vocab[story_id]]
         share = len(shared) / len(words)
         if (
@@ -203,3 +223,65 @@ def _story_containment(
                 f"{settings.grace_hours:g}h",
             )
     return best
+
+
+def _hours(a: datetime, b: datetime) -> float:
+    return abs((a - b).total_seconds()) / 3600.0
+
+
+def _title_places(fp: Fingerprint) -> frozenset[str]:
+    return fp.places & fp.title_set
+
+
+def _same_event(
+    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+) -> tuple[int, str] | None:
+    """The story reporting the same event as the candidate: (story id, reason) or None.
+
+    Same event kind, both sides named for fights (clash, strike), a shared speaker for
+    statements; a report of that kind within the gap; the story begun within the span;
+    and the story's headlines name no places or none the candidate's headline contradicts.
+    Among several, the story with the report nearest in time wins (then the lower id).
+    """
+    ev = candidate.fingerprint.event
+    if ev is None:
+        return None
+    statement = ev.kind == "statement"
+    if statement and not ev.speakers:
+        return None
+    if ev.kind in ("clash", "strike") and not ev.afghan:
+        return None
+    max_gap = settings.statement_gap_hours if statement else settings.event_gap_hours
+    max_span = settings.statement_span_hours if statement else settings.event_span_hours
+    by_story: dict[int, list[Neighbour]] = {}
+    for n in neighbours:
+        by_story.setdefault(n.story_id, []).append(n)
+    cand_places = _title_places(candidate.fingerprint)
+    best: tuple[float, int, str] | None = None
+    for story_id in sorted(by_story):
+        items = by_story[story_id]
+        first = min(n.published for n in items)
+        if (candidate.published - first).total_seconds() / 3600.0 > max_span:
+            continue
+        story_places = frozenset().union(*(_title_places(n.fingerprint) for n in items))
+        if cand_places and story_places and not cand_places & story_places:
+            continue
+        for n in items:
+            nev = n.fingerprint.event
+            if nev is None or nev.kind != ev.kind or nev.afghan != ev.afghan:
+                continue
+            if statement and not ev.speakers & nev.speakers:
+                continue
+            gap = _hours(candidate.published, n.published)
+            if gap > max_gap:
+                continue
+            if best is None or (gap, story_id) < best[:2]:
+                shared = ev.speakers & nev.speakers if statement else frozenset()
+                what = f"statement by {', '.join(sorted(shared))}" if statement else ev.kind
+                best = (
+                    gap,
+                    story_id,
+                    f"same event ({what}) as a report {gap:.0f}h apart, "
+                    f"story begun {_hours(candidate.published, first):.0f}h before",
+                )
+    return None if best is None else (best[1], best[2])

@@ -15,6 +15,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from monitor.cluster.event import Event, event_of
 from monitor.cluster.text import GENERIC, extract_numbers, places_in, strip_boilerplate, tokens
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "LEAD_TOKENS",
     "ROWS",
     "Fingerprint",
+    "event_keys",
     "fingerprint",
     "url_key",
 ]
@@ -52,6 +54,7 @@ class Fingerprint:
     places: frozenset[str]  # gazetteer places in title and lead
     title_set: frozenset[str] = frozenset()  # the token sets, kept for fast comparison
     text_set: frozenset[str] = frozenset()
+    event: Event | None = None  # what kind of event the headline reports (cluster.event)
 
     @property
     def words(self) -> frozenset[str]:
@@ -80,6 +83,15 @@ def _minhash(words: frozenset[str]) -> tuple[int, ...]:
     return tuple(map(min, zip(*rows, strict=True)))
 
 
+def event_keys(event: Event | None) -> tuple[str, ...]:
+    """Keys of an event signature: one per speaker for statements, else one per kind."""
+    if event is None:
+        return ()
+    if event.kind == "statement":
+        return tuple(_short(f"speaker:{s}", "s") for s in sorted(event.speakers))
+    return (_short(f"event:{event.kind}:{event.afghan}", "k"),)
+
+
 def _band_keys(signature: tuple[int, ...], title_words: list[str]) -> tuple[str, ...]:
     keys: list[str] = []
     for band in range(BANDS if signature else 0):
@@ -105,17 +117,19 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     distinctive = frozenset(w for w in both if w not in GENERIC)
     signature = _minhash(distinctive)
     title_distinct = [w for w in dict.fromkeys(title_toks) if w not in GENERIC]
+    event = event_of(title, tuple(lead_toks))
     exact = _short(" ".join(title_toks) + "\x1e" + " ".join(lead_toks), "x")
     return Fingerprint(
         title_tokens=tuple(title_toks),
         lead_tokens=tuple(lead_toks),
         shingles=shingles,
         signature=signature,
-        band_keys=_band_keys(signature, title_distinct),
+        band_keys=_band_keys(signature, title_distinct) + event_keys(event),
         exact_key=exact,
         numbers=extract_numbers(both),
         title_numbers=extract_numbers(title_toks),
         places=places_in(both),
         title_set=frozenset(title_toks),
         text_set=frozenset(both),
+        event=event,
     )

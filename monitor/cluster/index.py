@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 
+MAX_POSTINGS = 50  # newest items looked at per key (the database index caps the same way)
+
+
 def _article_key(article: str) -> str:
     return "a" + hashlib.blake2b(article.encode(), digest_size=6, person=b"fm-key").hexdigest()
 
@@ -74,8 +77,11 @@ class MemoryStoryIndex:
     """StoryIndex in dicts. Items older than `retention` before the newest item seen are
     dropped, so it holds one window of news, not the archive."""
 
-    def __init__(self, retention: timedelta = timedelta(hours=72)) -> None:
+    def __init__(
+        self, retention: timedelta = timedelta(hours=72), max_postings: int = MAX_POSTINGS
+    ) -> None:
         self.retention = retention
+        self.max_postings = max_postings
         self._postings: dict[str, dict[int, Neighbour]] = {}
         self._entries: dict[int, tuple[Neighbour, list[str]]] = {}
         self._by_time: list[tuple[datetime, int]] = []  # heap: oldest first
@@ -92,7 +98,10 @@ class MemoryStoryIndex:
     def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
         seen: dict[int, Neighbour] = {}
         for key in band_keys:
-            for seq, n in self._postings.get(key, {}).items():
+            # Newest first, at most max_postings a key: event and speaker keys are shared
+            # by every report of a kind in the window; the cap keeps the cost per item flat.
+            posting = self._postings.get(key, {})
+            for seq, n in itertools.islice(reversed(posting.items()), self.max_postings):
                 if n.published >= since:
                     seen[seq] = n
         return [seen[s] for s in sorted(seen)]

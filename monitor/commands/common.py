@@ -28,7 +28,7 @@ def open_store(ctx: click.Context) -> Store:
     from monitor.store import Store
 
     settings = settings_of(ctx)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, cluster_settings=settings.stories)
     ctx.call_on_close(store.close)
     store.sync_feeds(settings.feeds)
     return store

@@ -2,20 +2,23 @@
 
 Owns `stories eval LABELS.csv [--json]`, which clusters a labels file as the pipeline
 would (publication order, in memory, no database) and scores it pairwise against the
-`story` column when there is one. Subcommands that read stories from the database
-(`list`, `show`) are registered on this group by the store's side.
+`story` column when there is one, and `stories list [--since 24h]` / `stories show ID`,
+which read the stories the pipeline stored and say why each report joined its story.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from monitor.cluster.decide import ClusterSettings
 from monitor.cluster.evaluate import cluster_items, labels_of, pairwise, read_items
+from monitor.commands.common import open_store
 
 __all__ = ["stories"]
 
@@ -25,6 +28,65 @@ _SHOW_PAIRS = 25  # enough to see the pattern of errors without flooding a termi
 @click.group("stories")
 def stories() -> None:
     """Stories: duplicates and cross-outlet copies of one event, folded together."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(value: str) -> timedelta:
+    m = _DURATION.match(value)
+    if m is None:
+        raise click.BadParameter(f"expected a duration like 90m, 24h, 7d or 2w, got {value!r}")
+    return timedelta(**{_UNIT[m[2]]: float(m[1])})
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+@stories.command("list")
+@click.option("--since", default="24h", show_default=True, help="Stories first seen within.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+def list_command(ctx: click.Context, since: str, limit: int) -> None:
+    """Stories first seen recently: id, first seen (UTC), headline, outlets, topics."""
+    cutoff = datetime.now(UTC) - _duration(since)
+    rows = open_store(ctx).story_rows(since=cutoff, limit=limit)
+    if not rows:
+        click.echo(f"no stories first seen in the last {since}")
+        return
+    for r in rows:
+        outlets = f"{len(r.outlets)} outlet{'s' if len(r.outlets) != 1 else ''}"
+        reports = f"{r.items} report{'s' if r.items != 1 else ''}"
+        topics = ", ".join(r.topics) or "-"
+        click.echo(f"{r.id:>6}  {_when(r.first_seen)}  {r.title[:80]}")
+        click.echo(f"        {outlets} ({', '.join(r.outlets)}), {reports}; topics: {topics}")
+
+
+@stories.command("show")
+@click.argument("story_id", type=int)
+@click.pass_context
+def show_command(ctx: click.Context, story_id: int) -> None:
+    """A story's reports (outlet, link, published) and why each joined the story."""
+    store = open_store(ctx)
+    rows = store.story_rows_by_id([story_id])
+    if not rows:
+        raise click.ClickException(f"no story {story_id}")
+    head = rows[0]
+    click.echo(f"story {head.id}: {head.title}")
+    click.echo(f"first seen {_when(head.first_seen)} UTC; outlets: {', '.join(head.outlets)}")
+    click.echo(f"topics: {', '.join(head.topics) or '-'}")
+    for item in store.story_items(story_id):
+        click.echo(f"\n  [{item.item_id}] {item.outlet}: {item.title}")
+        click.echo(f"      {item.link or '(no link)'}")
+        click.echo(f"      published {_when(item.published)}, fetched {_when(item.fetched)}")
+        click.echo(f"      joined: {item.reason}")
+    updates = store.story_updates(story_id)
+    if updates:
+        click.echo("\nupdates:")
+        for when, reason in updates:
+            click.echo(f"  {_when(when)}  {reason}")
 
 
 @stories.command("eval")

@@ -19,12 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from monitor.cluster.decide import ClusterSettings
 from monitor.models import Item, Match, Span, StoryEntry
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
+from monitor.store.stories import FingerprintCache, StoriesMixin, StoryItemRow, StoryRow
 
 _T = TypeVar("_T")
 
@@ -35,7 +37,12 @@ __all__ = [
     "FetchOutcome",
     "NewItem",
     "Store",
+    "StoryItemRow",
+    "StoryRow",
 ]
+
+
+_STORY_LOCK = 0x53544F52  # "STOR": the advisory lock around story assignment (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +72,17 @@ class DigestRow:
     shown: int | None = None
 
 
-class Store(FeedsMixin, RetentionMixin, LeasesMixin):
-    """One database: SQLite file or PostgreSQL. Opening checks the schema is current."""
+class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
+    """One database: SQLite file or PostgreSQL. Opening checks the schema is current.
 
-    def __init__(self, url: str, *, check: bool = True) -> None:
+    `cluster_settings` is the story rule `add_items` applies (`[stories]` in config)."""
+
+    def __init__(
+        self, url: str, *, check: bool = True, cluster_settings: ClusterSettings | None = None
+    ) -> None:
         self.url = url
+        self.cluster_settings = cluster_settings or ClusterSettings()
+        self._fingerprints = FingerprintCache()
         self.engine: Engine = make_engine(url)
         if check:
             check_schema(self.engine)
@@ -95,9 +108,12 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
         """Store items of one feed idempotently; return those that were not stored before.
 
         The unique index (feed, key) decides what is new, so two writers never duplicate an
-        item. Matching items join a story by canonical URL or start one. Rows are written in
-        batches (one multi-row INSERT ... RETURNING for the items, one for their matches):
-        a statement per row made storing the slowest stage of a cold pass.
+        item. Rows are written in batches (one multi-row INSERT ... RETURNING for the items,
+        one for their matches): a statement per row made storing the slowest stage of a cold
+        pass. Matching items are then placed into stories by the story clusterer (same
+        canonical URL, same text, near-duplicate or same event: monitor.cluster), in the same
+        transaction; on PostgreSQL a transaction-level advisory lock serialises story
+        assignment between writers, SQLite has one writer at a time anyway.
         """
         if not new:
             return []
@@ -113,7 +129,13 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             matched = [(ids[n.item.feed_id, n.item.key], n) for n in added if n.matches]
             if matched:
                 self._add_matches(conn, matched)
-                self._assign_stories(conn, matched)
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
+                current: list[NewItem] = []
+                clusterer = self._clusterer(conn, current)
+                for item_id, n in matched:  # in feed order: a later copy joins an earlier one
+                    current[:] = [n]
+                    self._assign_story(conn, clusterer, current, item_id)
         return added
 
     def _insert_items(
@@ -182,73 +204,6 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
         if rows:
             conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
 
-    def _assign_stories(self, conn: sa.Connection, matched: Sequence[tuple[int, NewItem]]) -> None:
-        """Put each matching item in a story: one already holding its canonical URL, else a
-        new one. Items are taken in order, so a later item of the batch with the same URL joins
-        the story the earlier one started; a story an alert item joins becomes an alert."""
-        items, stories = _table(t.Item), _table(t.Story)
-        urls = list({n.canonical_url for _, n in matched if n.canonical_url})
-        known: dict[str, int] = {}
-        for chunk in _chunks(urls, 500):
-            for url, story_id in conn.execute(
-                sa.select(items.c.canonical_url, items.c.story_id).where(
-                    items.c.canonical_url.in_(chunk), items.c.story_id.is_not(None)
-                )
-            ):
-                known.setdefault(url, int(story_id))
-        # A story is either an existing id or ("new", index into `fresh`).
-        fresh: list[dict[str, Any]] = []
-        fresh_of_url: dict[str, int] = {}
-        placed: list[tuple[int, int | None, int | None]] = []  # (item id, story id, fresh idx)
-        alert_known: set[int] = set()
-        for item_id, n in matched:
-            alert = any(m.severity == "alert" for m in n.matches)
-            url = n.canonical_url
-            if url and url in known:
-                placed.append((item_id, known[url], None))
-                if alert:
-                    alert_known.add(known[url])
-            elif url and url in fresh_of_url:
-                idx = fresh_of_url[url]
-                placed.append((item_id, None, idx))
-                if alert:
-                    fresh[idx]["severity"] = "alert"
-            else:
-                it = n.item
-                if url:
-                    fresh_of_url[url] = len(fresh)
-                placed.append((item_id, None, len(fresh)))
-                fresh.append(
-                    {
-                        "title": it.title,
-                        "url": it.url,
-                        "first_seen": it.fetched,
-                        "published": it.published,
-                        "severity": "alert" if alert else "digest",
-                    }
-                )
-        fresh_ids: list[int] = []
-        if fresh:
-            result = conn.execute(
-                sa.insert(stories).returning(stories.c.id, sort_by_parameter_order=True), fresh
-            )
-            fresh_ids = [int(x) for x in result.scalars()]
-        if alert_known:
-            conn.execute(
-                sa.update(stories)
-                .where(stories.c.id.in_(sorted(alert_known)))
-                .values(severity="alert")
-            )
-        conn.execute(
-            sa.update(items)
-            .where(items.c.id == sa.bindparam("b_item"))
-            .values(story_id=sa.bindparam("b_story")),
-            [
-                {"b_item": item_id, "b_story": story if idx is None else fresh_ids[idx]}
-                for item_id, story, idx in placed
-            ],
-        )
-
     def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
         """A stored item (as an Item) and the matches recorded for it, or None."""
         items, feeds, matches = _table(t.Item), _table(t.Feed), _table(t.ItemMatch)
@@ -310,7 +265,10 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             _table(x) for x in (t.Story, t.Item, t.ItemMatch, t.DigestStory)
         )
         delivered = sa.select(ds.c.story_id).where(ds.c.recipient == recipient, ds.c.kind == kind)
-        query = sa.select(stories.c.id).where(stories.c.id.not_in(delivered))
+        fresh: sa.ColumnElement[bool] = stories.c.id.not_in(delivered)
+        if kind == "digest":  # a delivered story with an update not yet sent goes again
+            fresh = sa.or_(fresh, sa.exists().where(self._unsent_updates(recipient, kind)))
+        query = sa.select(stories.c.id).where(fresh)
         if min_severity == "alert":
             query = query.where(stories.c.severity == "alert")
         if since is not None:
@@ -329,6 +287,31 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [int(x) for x in conn.execute(query).scalars()]
+
+    def _unsent_updates(self, recipient: str, kind: str) -> sa.ColumnElement[bool]:
+        """Condition on story_update rows: this story's updates not yet frozen for them."""
+        stories, su, du = (_table(x) for x in (t.Story, t.StoryUpdate, t.DigestUpdate))
+        sent = sa.select(du.c.update_id).where(du.c.recipient == recipient, du.c.kind == kind)
+        return sa.and_(su.c.story_id == stories.c.id, su.c.id.not_in(sent))
+
+    def _freeze_updates(
+        self, conn: sa.Connection, digest_id: int, recipient: str, kind: str, ids: Sequence[int]
+    ) -> None:
+        """Record the stories' unsent updates as frozen into this digest."""
+        su, du = _table(t.StoryUpdate), _table(t.DigestUpdate)
+        if kind != "digest" or not ids:
+            return
+        sent = sa.select(du.c.update_id).where(du.c.recipient == recipient, du.c.kind == kind)
+        for chunk in _chunks(list(ids), 500):
+            rows = conn.execute(
+                sa.select(su.c.id).where(su.c.story_id.in_(chunk), su.c.id.not_in(sent))
+            ).scalars()
+            values = [
+                {"digest_id": digest_id, "recipient": recipient, "kind": kind, "update_id": u}
+                for u in rows
+            ]
+            if values:
+                conn.execute(self._insert(du).values(values).on_conflict_do_nothing())
 
     def undelivered_stories(
         self,
@@ -401,6 +384,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                             )
                         ).scalars()
                     )
+        updates = self._update_reasons(ids, recipient) if recipient is not None else {}
         acc: dict[int, _StoryAcc] = defaultdict(_StoryAcc)
         for story_id, item_id, title, summary, outlet, topic, rule_id, spans in detail:
             a = acc[story_id]
@@ -442,9 +426,51 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                     terms=tuple(a.terms),
                     alerted=sid in alerted,
                     highlights=highlights,
+                    update=updates.get(sid),
                 )
             )
         return out
+
+    def _update_reasons(self, story_ids: Sequence[int], recipient: str) -> dict[int, str]:
+        """Story → what its updates added, for stories this recipient already had in an
+        earlier digest and whose updates are unsent or in a digest not yet sent."""
+        su, du, ds, dg = (
+            _table(x) for x in (t.StoryUpdate, t.DigestUpdate, t.DigestStory, t.Digest)
+        )
+        out: dict[int, list[str]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                rows = conn.execute(
+                    sa.select(
+                        su.c.story_id, su.c.reason, du.c.digest_id, dg.c.status, ds.c.digest_id
+                    )
+                    .join(
+                        ds,
+                        sa.and_(
+                            ds.c.story_id == su.c.story_id,
+                            ds.c.recipient == recipient,
+                            ds.c.kind == "digest",
+                        ),
+                    )
+                    .join(
+                        du,
+                        sa.and_(
+                            du.c.update_id == su.c.id,
+                            du.c.recipient == recipient,
+                            du.c.kind == "digest",
+                        ),
+                        isouter=True,
+                    )
+                    .join(dg, dg.c.id == du.c.digest_id, isouter=True)
+                    .where(su.c.story_id.in_(chunk))
+                    .order_by(su.c.id)
+                )
+                for sid, reason, update_digest, status, first_digest in rows:
+                    if update_digest == first_digest:
+                        continue  # frozen with the story's first delivery: not news then
+                    if update_digest is None or status != "sent":
+                        out[sid].append(reason)
+        return {sid: "; ".join(dict.fromkeys(r)) for sid, r in out.items()}
 
     def topic_activity(self, since: datetime) -> list[tuple[str, datetime]]:
         """(topic, when) of every story published (else first seen) since `since`, once per
@@ -484,7 +510,19 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                 s.add(digest)
                 s.flush()
                 assert digest.id is not None
-                if story_ids:
+                conn = s.connection()
+                # A story already delivered to them goes again only for its updates.
+                again = set(
+                    conn.execute(
+                        sa.select(ds.c.story_id).where(
+                            ds.c.recipient == recipient,
+                            ds.c.kind == kind,
+                            ds.c.story_id.in_(list(story_ids)),
+                        )
+                    ).scalars()
+                )
+                first = [sid for sid in story_ids if sid not in again]
+                if first:
                     s.execute(
                         sa.insert(ds),
                         [
@@ -494,9 +532,10 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                                 "kind": kind,
                                 "story_id": sid,
                             }
-                            for sid in story_ids
+                            for sid in first
                         ],
                     )
+                self._freeze_updates(conn, digest.id, recipient, kind, story_ids)
                 s.commit()
                 return digest.id
         except sa.exc.IntegrityError:
@@ -528,6 +567,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
                     .on_conflict_do_nothing()
                 )
                 added += res.rowcount or 0
+            self._freeze_updates(conn, digest_id, d["recipient"], d["kind"], story_ids)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(ds).where(ds.c.digest_id == digest_id)
             ).scalar_one()
@@ -572,14 +612,27 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin):
             s.commit()
 
     def digest_stories(self, digest_id: int) -> list[int]:
+        """The stories frozen into a digest: first deliveries, then stories sent as updates."""
+        su, du = _table(t.StoryUpdate), _table(t.DigestUpdate)
         with Session(self.engine) as s:
-            return list(
+            ids = list(
                 s.exec(
                     select(t.DigestStory.story_id)
                     .where(t.DigestStory.digest_id == digest_id)
                     .order_by(col(t.DigestStory.id))
                 )
             )
+            ids += (
+                s.connection()
+                .execute(
+                    sa.select(su.c.story_id)
+                    .join(du, du.c.update_id == su.c.id)
+                    .where(du.c.digest_id == digest_id)
+                    .order_by(du.c.id)
+                )
+                .scalars()
+            )
+        return list(dict.fromkeys(ids))
 
     def digest(self, digest_id: int) -> DigestRow | None:
         with Session(self.engine) as s:

@@ -66,6 +66,8 @@ class RetentionMixin:
                 )
                 ids = [r.id for r in rows]
                 conn.execute(sa.delete(matches).where(matches.c.item_id.in_(ids)))
+                keys = t.StoryKey.__table__  # type: ignore[attr-defined]
+                conn.execute(sa.delete(keys).where(keys.c.item_id.in_(ids)))
                 conn.execute(sa.delete(items).where(items.c.id.in_(ids)))
                 total += len(rows)
 

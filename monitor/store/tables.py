@@ -100,6 +100,51 @@ class Item(SQLModel, table=True):
     fetched: datetime = _dt(index=True)
     content_hash: str = Field(max_length=64)
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    story_reason: str | None = Field(default=None, max_length=500)  # why it joined its story
+
+
+class StoryKey(SQLModel, table=True):
+    """The story index: an item of a story posted under one of its clustering keys
+    (monitor.cluster.index_keys). Looked up by key and publication time; rows older than
+    the clustering window are never read again."""
+
+    __tablename__ = "story_key"
+    __table_args__ = (sa.Index("ix_story_key_key_published", "key", "published"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=16)
+    story_id: int = Field(foreign_key="story.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    published: datetime = _dt()
+
+
+class StoryUpdate(SQLModel, table=True):
+    """A later report that added a fact to a story ([stories] updates = true): the story
+    goes once more to recipients who already had it, marked with `reason`."""
+
+    __tablename__ = "story_update"
+    __table_args__ = (sa.UniqueConstraint("story_id", "reason", name="uq_story_update_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id", index=True)
+    item_id: int  # the report that added the fact (not a foreign key: retention may prune it)
+    reason: str = Field(max_length=500)
+    created: datetime = _dt()
+
+
+class DigestUpdate(SQLModel, table=True):
+    """A story update frozen into a digest; the unique index sends each update once."""
+
+    __tablename__ = "digest_update"
+    __table_args__ = (
+        sa.UniqueConstraint("recipient", "kind", "update_id", name="uq_digest_update_recipient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id", index=True)
+    recipient: str = Field(max_length=320)
+    kind: str = Field(default="digest", max_length=10)
+    update_id: int = Field(foreign_key="story_update.id", index=True)
 
 
 class ItemTombstone(SQLModel, table=True):

@@ -1,0 +1,300 @@
+"""Stories in the database: the story index behind the clusterer, story listings, updates.
+
+`DbStoryIndex` is the `monitor.cluster.StoryIndex` of one transaction: rows of
+`story_key` (key, story, item, published) looked up by key and time, with the neighbours'
+fingerprints recomputed from their items' title and summary (and cached, since items never
+change). `StoriesMixin` assigns a stored item to a story through the same `Clusterer` the
+`stories eval` command uses, so the pipeline and the evaluation make the same decisions.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.cluster import Clusterer, ClusterSettings, Fingerprint, Neighbour, fingerprint
+from monitor.cluster import index_keys as cluster_index_keys
+from monitor.store import tables as t
+
+if TYPE_CHECKING:
+    from monitor.store import NewItem
+
+__all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
+
+MAX_CANDIDATES = 200  # newest reports looked at per item: cost stays flat as stories grow
+_CACHE_SIZE = 20_000
+FIRST_REPORT = "first report"
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+class FingerprintCache:
+    """Fingerprints of stored items by item id (items are immutable), least recent dropped."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self.size = size
+        self._data: OrderedDict[int, Fingerprint] = OrderedDict()
+
+    def put(self, item_id: int, fp: Fingerprint) -> None:
+        self._data[item_id] = fp
+        if len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+    def get(self, item_id: int, title: str, summary: str) -> Fingerprint:
+        fp = self._data.get(item_id)
+        if fp is None:
+            fp = fingerprint(title, summary)
+            self._data[item_id] = fp
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+        else:
+            self._data.move_to_end(item_id)
+        return fp
+
+
+class DbStoryIndex:
+    """The story index on one open connection (inside the caller's transaction)."""
+
+    def __init__(self, conn: sa.Connection, cache: FingerprintCache) -> None:
+        self.conn = conn
+        self.cache = cache
+
+    def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
+        if not band_keys:
+            return []
+        sk, items = _table(t.StoryKey), _table(t.Item)
+        hits = (
+            sa.select(sk.c.item_id, sk.c.story_id, sk.c.published)
+            .where(sk.c.key.in_(list(band_keys)), sk.c.published >= since)
+            .distinct()
+            .order_by(sk.c.published.desc(), sk.c.item_id.desc())
+            .limit(MAX_CANDIDATES)
+            .subquery()
+        )
+        rows = self.conn.execute(
+            sa.select(
+                hits.c.item_id,
+                hits.c.story_id,
+                hits.c.published,
+                items.c.canonical_url,
+                items.c.title,
+                items.c.summary,
+            ).join(items, items.c.id == hits.c.item_id)
+        ).all()
+        out = [
+            Neighbour(
+                story_id=int(story_id),
+                canonical_url=canonical or "",
+                fingerprint=self.cache.get(int(item_id), title, summary or ""),
+                published=published,
+                item_key=str(item_id),
+            )
+            for item_id, story_id, published, canonical, title, summary in rows
+        ]
+        return sorted(out, key=lambda n: (n.published, int(n.item_key)))
+
+    def add(
+        self,
+        story_id: int,
+        item_key: str,
+        canonical_url: str,
+        fingerprint: Fingerprint,
+        published: datetime,
+    ) -> None:
+        keys = cluster_index_keys(canonical_url, fingerprint)
+        self.conn.execute(
+            sa.insert(_table(t.StoryKey)),
+            [
+                {"key": k, "story_id": story_id, "item_id": int(item_key), "published": published}
+                for k in keys
+            ],
+        )
+        self.cache.put(int(item_key), fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    """A story as `monitor stories list` shows it."""
+
+    id: int
+    first_seen: datetime
+    title: str
+    outlets: tuple[str, ...]
+    items: int
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryItemRow:
+    """One report of a story, and why it joined."""
+
+    item_id: int
+    outlet: str
+    title: str
+    link: str | None
+    published: datetime | None
+    fetched: datetime
+    reason: str
+
+
+class StoriesMixin:
+    engine: Engine
+    cluster_settings: ClusterSettings
+    _fingerprints: FingerprintCache
+
+    def _insert(self, table: sa.Table) -> Any:  # provided by Store
+        raise NotImplementedError
+
+    def _clusterer(self, conn: sa.Connection, current: list[NewItem]) -> Clusterer:
+        """A clusterer on this transaction; new stories are created from `current[0]`."""
+        return Clusterer(
+            DbStoryIndex(conn, self._fingerprints),
+            self.cluster_settings,
+            allocate=lambda: self._new_story(conn, current[0]),
+        )
+
+    def _new_story(self, conn: sa.Connection, n: NewItem) -> int:
+        it = n.item
+        severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
+        return int(
+            conn.execute(
+                sa.insert(_table(t.Story))
+                .values(
+                    title=it.title,
+                    url=it.url,
+                    first_seen=it.fetched,
+                    published=it.published,
+                    severity=severity,
+                )
+                .returning(_table(t.Story).c.id)
+            ).scalar_one()
+        )
+
+    def _assign_story(
+        self, conn: sa.Connection, clusterer: Clusterer, current: list[NewItem], item_id: int
+    ) -> int:
+        """Place a stored, matching item into a story (joining one or starting one)."""
+        n = current[0]
+        it = n.item
+        decision = clusterer.assign(
+            str(item_id), it.url, it.title, it.summary, it.published or it.fetched
+        )
+        assert decision.story_id is not None
+        stories, items = _table(t.Story), _table(t.Item)
+        if not decision.new and any(m.severity == "alert" for m in n.matches):
+            conn.execute(
+                sa.update(stories).where(stories.c.id == decision.story_id).values(severity="alert")
+            )
+        reason = FIRST_REPORT if decision.new else decision.reason
+        conn.execute(
+            sa.update(items)
+            .where(items.c.id == item_id)
+            .values(story_id=decision.story_id, story_reason=reason[:500])
+        )
+        if decision.update:
+            conn.execute(
+                self._insert(_table(t.StoryUpdate))
+                .values(
+                    story_id=decision.story_id,
+                    item_id=item_id,
+                    reason=decision.update[:500],
+                    created=it.fetched,
+                )
+                .on_conflict_do_nothing()
+            )
+        return decision.story_id
+
+    # -- listing -------------------------------------------------------------------------
+
+    def story_rows(self, since: datetime | None = None, limit: int = 200) -> list[StoryRow]:
+        """Stories first seen since `since`, newest first, with outlets and topics."""
+        stories = _table(t.Story)
+        query = sa.select(stories.c.id, stories.c.first_seen, stories.c.title)
+        if since is not None:
+            query = query.where(stories.c.first_seen >= since)
+        return self._story_rows(
+            query.order_by(stories.c.first_seen.desc(), stories.c.id.desc()).limit(limit)
+        )
+
+    def story_rows_by_id(self, story_ids: Sequence[int]) -> list[StoryRow]:
+        """These stories, with outlets and topics (unknown ids skipped)."""
+        stories = _table(t.Story)
+        return self._story_rows(
+            sa.select(stories.c.id, stories.c.first_seen, stories.c.title).where(
+                stories.c.id.in_(list(story_ids))
+            )
+        )
+
+    def _story_rows(self, query: sa.Select[Any]) -> list[StoryRow]:
+        items, feeds, matches = (_table(x) for x in (t.Item, t.Feed, t.ItemMatch))
+        with self.engine.connect() as conn:
+            heads = conn.execute(query).all()
+            ids = [r.id for r in heads]
+            outlets: dict[int, dict[str, None]] = {i: {} for i in ids}
+            counts: dict[int, set[int]] = {i: set() for i in ids}
+            topics: dict[int, dict[str, None]] = {i: {} for i in ids}
+            if ids:
+                for sid, item_id, outlet, topic in conn.execute(
+                    sa.select(items.c.story_id, items.c.id, feeds.c.name, matches.c.topic)
+                    .join(feeds, feeds.c.id == items.c.feed_id)
+                    .join(matches, matches.c.item_id == items.c.id, isouter=True)
+                    .where(items.c.story_id.in_(ids))
+                    .order_by(items.c.id)
+                ):
+                    outlets[sid][outlet] = None
+                    counts[sid].add(item_id)
+                    if topic:
+                        topics[sid][topic] = None
+        return [
+            StoryRow(
+                r.id,
+                r.first_seen,
+                r.title,
+                tuple(outlets[r.id]),
+                len(counts[r.id]),
+                tuple(topics[r.id]),
+            )
+            for r in heads
+        ]
+
+    def story_items(self, story_id: int) -> list[StoryItemRow]:
+        """The reports of a story in the order they were stored, with their join reasons."""
+        items, feeds = _table(t.Item), _table(t.Feed)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    items.c.id,
+                    feeds.c.name,
+                    items.c.title,
+                    items.c.url,
+                    items.c.published,
+                    items.c.fetched,
+                    items.c.story_reason,
+                )
+                .join(feeds, feeds.c.id == items.c.feed_id)
+                .where(items.c.story_id == story_id)
+                .order_by(items.c.id)
+            ).all()
+        return [
+            StoryItemRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or FIRST_REPORT) for r in rows
+        ]
+
+    def story_updates(self, story_id: int) -> list[tuple[datetime, str]]:
+        su = _table(t.StoryUpdate)
+        with self.engine.connect() as conn:
+            return [
+                (r.created, r.reason)
+                for r in conn.execute(
+                    sa.select(su.c.created, su.c.reason)
+                    .where(su.c.story_id == story_id)
+                    .order_by(su.c.id)
+                )
+            ]

@@ -1,0 +1,159 @@
+"""Stories end to end: `monitor check` clusters reports across outlets, digests deliver
+stories (not items) once, and the update rule re-sends a story once when a fact changes."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+from tests.conftest import run, write_config
+from tests.servers import FeedServer
+
+NOW = datetime.now(UTC)
+
+
+def feed(*items: tuple[str, str, str, float]) -> bytes:
+    """RSS from (guid, title, description, hours before now) tuples."""
+    body = "".join(
+        f"<item><guid>{g}</guid><title>{t}</title><link>https://news.example.org/{g}</link>"
+        f"<description>{d}</description>"
+        f"<pubDate>{(NOW - timedelta(hours=h)).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>"
+        "</item>"
+        for g, t, d, h in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>https://news.example.org/</link>{body}</channel></rss>"
+    ).encode()
+
+
+GEO_CLASH = (
+    "geo-1",
+    "Pakistan Army retaliates after Afghan forces open unprovoked fire along border",
+    "Afghan forces resorted to unprovoked firing across multiple locations along the border.",
+    30.0,
+)
+DAWN_CLASH = (
+    "dawn-1",
+    "Violent clashes erupt along Pak-Afghan border",
+    "Violent clashes erupted along the Pak-Afghan border after unprovoked attacks by Afghan "
+    "Taliban forces targeted multiple posts, with the Pakistan Army retaliating strongly.",
+    29.0,
+)
+DAWN_NEXT_DAY = (
+    "dawn-2",
+    "Army responds to unprovoked fire by Afghan Taliban at Kurram border",
+    "Fighting flared up again between Pakistani forces and the Afghan Taliban in Kurram.",
+    1.0,
+)
+NEWS_CLASH = (
+    "news-1",
+    "Pakistan Army gives befitting response to Afghan forces' unprovoked firing",
+    "The army responded to unprovoked firing by Afghan forces along the border.",
+    28.0,
+)
+
+
+def _digest_text(outbox: Path) -> list[str]:
+    out = []
+    for path in sorted(outbox.glob("*-digest-*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        out.append(msg.get_body(("plain",)).get_content())
+    return out
+
+
+def test_reworded_reports_join_one_story_and_the_next_day_is_another(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    geo = feed_server.feed("/geo.xml", feed(GEO_CLASH))
+    dawn = feed_server.feed("/dawn.xml", feed(DAWN_CLASH, DAWN_NEXT_DAY))
+    config = write_config(tmp_path, db_url=db_url, feeds=[("Geo", geo), ("Dawn", dawn)])
+    assert run(config, "check").exit_code == 0
+
+    listed = run(config, "stories", "list", "--since", "24h")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("outlet") == 2  # two stories
+    assert "2 outlets (Geo, Dawn)" in listed.output or "2 outlets (Dawn, Geo)" in listed.output
+    story_id = next(
+        line.split()[0]
+        for line in listed.output.splitlines()
+        if "retaliates" in line or "Violent clashes" in line
+    )
+    shown = run(config, "stories", "show", story_id)
+    assert shown.exit_code == 0, shown.output
+    assert "first report" in shown.output and "same event (clash)" in shown.output
+    assert "https://news.example.org/geo-1" in shown.output
+    assert run(config, "stories", "show", "999999").exit_code != 0
+
+    sent = run(config, "digest", "send")
+    assert sent.exit_code == 0, sent.output
+    (text,) = _digest_text(tmp_path / "outbox")
+    assert "Dawn, Geo" in text or "Geo, Dawn" in text
+    assert "Kurram" in text
+
+    # A third outlet joins the delivered story: it is not delivered again.
+    feed_server.feed("/news.xml", feed(NEWS_CLASH))
+    config = write_config(
+        tmp_path,
+        db_url=db_url,
+        feeds=[("Geo", geo), ("Dawn", dawn), ("The News", feed_server.url("/news.xml"))],
+    )
+    assert run(config, "check", "--all").exit_code == 0
+    assert "3 outlets" in run(config, "stories", "list").output
+    assert "nothing new" in run(config, "digest", "send").output
+
+
+UPDATE_FIRST = (
+    "dawn-u1",
+    "8 killed as Afghan forces open unprovoked fire on border posts in Kurram",
+    "Eight people were killed when Afghan forces opened unprovoked fire in Kurram.",
+    6.0,
+)
+UPDATE_LATER = (
+    "geo-u1",
+    "Death toll in unprovoked Afghan firing on Kurram border posts rises, 12 killed",
+    "Twelve people were killed after Afghan forces opened unprovoked fire in Kurram.",
+    3.0,
+)
+
+
+def _update_run(tmp_path: Path, feed_server: FeedServer, url: str, updates: bool) -> list[str]:
+    dawn = feed_server.feed("/dawn-u.xml", feed(UPDATE_FIRST))
+    extra = f"[stories]\nupdates = {'true' if updates else 'false'}\n"
+    config = write_config(tmp_path, db_url=url, feeds=[("Dawn", dawn)], extra=extra)
+    assert run(config, "check").exit_code == 0
+    assert run(config, "digest", "send").exit_code == 0
+    geo = feed_server.feed("/geo-u.xml", feed(UPDATE_LATER))
+    config = write_config(tmp_path, db_url=url, feeds=[("Dawn", dawn), ("Geo", geo)], extra=extra)
+    assert run(config, "check", "--all").exit_code == 0
+    assert "2 outlets" in run(config, "stories", "list").output  # one story either way
+    run(config, "digest", "send")
+    run(config, "digest", "send")  # the update goes once
+    return _digest_text(tmp_path / "outbox")
+
+
+def test_update_rule_on_sends_the_story_once_more(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    texts = _update_run(tmp_path, feed_server, sqlite_url, updates=True)
+    assert len(texts) == 2
+    assert "update" not in texts[0]
+    assert "update: casualty figure rose from 8 to 12" in texts[1]
+    assert "Dawn, Geo" in texts[1]
+
+
+def test_update_rule_off_never_sends_a_story_twice(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    texts = _update_run(tmp_path, feed_server, sqlite_url, updates=False)
+    assert len(texts) == 1
+
+
+def test_stories_config_is_validated(tmp_path: Path, sqlite_url: str) -> None:
+    bad = write_config(tmp_path, db_url=sqlite_url, extra="[stories]\nnear_threshold = 2\n")
+    result = run(bad, "stories", "list")
+    assert result.exit_code != 0 and "stories.near_threshold" in result.output
+    unknown = write_config(tmp_path, db_url=sqlite_url, extra="[stories]\nwindow = 3\n")
+    assert "stories.window" in run(unknown, "stories", "list").output
