@@ -63,7 +63,7 @@ def test_pass_over_recorded_real_feeds_is_idempotent(
 
 
 def test_broken_feeds_never_stop_the_pass(
-    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+    tmp_path: Path, feed_server: FeedServer, db_url: str
 ) -> None:
     good = feed_server.feed("/good.xml", RELEVANT)
     error = feed_server.route("/500.xml", Response(500, b"oops"))
@@ -72,7 +72,7 @@ def test_broken_feeds_never_stop_the_pass(
     missing = feed_server.url("/missing.xml")
     config = write_config(
         tmp_path,
-        db_url=sqlite_url,
+        db_url=db_url,
         feeds=[
             ("500", error),
             ("good", good),
@@ -91,8 +91,8 @@ def test_broken_feeds_never_stop_the_pass(
     )
     assert "TTP attack on check post" in result.output
     assert "Cricket" not in result.output  # stored, but no rule matches it
-    assert count(sqlite_url, "item") == 3
-    with Store(sqlite_url) as store:
+    assert count(db_url, "item") == 3
+    with Store(db_url) as store:
         health = {h.name: h for h in store.feed_health()}
     assert (
         health["500"].error_streak == 1
@@ -104,14 +104,14 @@ def test_broken_feeds_never_stop_the_pass(
 
 
 def test_dry_run_stores_nothing_and_feed_option_limits(
-    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+    tmp_path: Path, feed_server: FeedServer, db_url: str
 ) -> None:
     a = feed_server.feed("/a.xml", RELEVANT)
     b = feed_server.feed("/b.xml", rss(("b1", "Chaman border reopens", "Trade resumes at Chaman.")))
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("A", a), ("B", b)])
+    config = write_config(tmp_path, db_url=db_url, feeds=[("A", a), ("B", b)])
     dry = run(config, "check", "--dry-run")
     assert dry.exit_code == 0 and "dry run" in dry.output and "Torkham" in dry.output
-    assert count(sqlite_url, "item") == 0
+    assert count(db_url, "item") == 0
     only_b = run(config, "check", "--feed", "B")
     assert "feeds polled: 1" in only_b.output and "Chaman border reopens" in only_b.output
     assert feed_server.hits["/a.xml"] == 1 and feed_server.hits["/b.xml"] == 2
