@@ -97,6 +97,7 @@ def main() -> None:
             'allow_networks = ["127.0.0.1/32"]',
             "interval_minutes = 0.1",
             "per_host = 8",
+            "per_host_spacing_seconds = 0",  # every feed is on 127.0.0.1
             "[delivery]",
             f'outbox = "{work / "outbox"}"',
             "[daemon]",

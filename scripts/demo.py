@@ -50,6 +50,7 @@ def write_config(port: int) -> Path:
         "[fetch]",
         'allow_networks = ["127.0.0.1/32"]',
         "per_host = 8",
+        "per_host_spacing_seconds = 0",  # every demo feed is served by one local server
         "[delivery]",
         f"outbox = {toml_str(str(WORK / 'outbox'))}",
         "[digest]",
