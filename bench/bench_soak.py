@@ -42,8 +42,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         feed = int(self.path.strip("/").split(".")[0])
         counter["n"] += 1
-        # One feed in ten publishes a new version every 50 requests it gets; the rest never change.
-        version = (counter["n"] // 50) if feed % 10 == 0 else 0
+        # One feed in ten publishes a new version every 4,000 requests served; the rest never change.
+        version = (counter["n"] // 4000) if feed % 10 == 0 else 0
         etag = f'"{feed}-{version}"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
