@@ -27,6 +27,7 @@ from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutco
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.stories import FingerprintCache, StoriesMixin, StoryItemRow, StoryRow
+from monitor.store.tables import table_of as _table
 
 _T = TypeVar("_T")
 
@@ -785,7 +786,3 @@ class DaemonInfo:
     last_tick: datetime | None
     next_tick: datetime | None
     stopped: datetime | None
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]

@@ -21,6 +21,7 @@ from monitor.errors import MonitorError
 from monitor.models import FeedState
 from monitor.settings import FeedConfig
 from monitor.store import tables as t
+from monitor.store.tables import table_of as _table
 
 
 class FeedNotFound(MonitorError):
@@ -353,7 +354,3 @@ def _feed_state(f: t.Feed) -> FeedState:
         body_hash=f.body_hash,
         error_streak=f.error_streak,
     )
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]

@@ -14,17 +14,13 @@ import contextlib
 import zlib
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
 from monitor.store import tables as t
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]
+from monitor.store.tables import table_of as _table
 
 
 class LeasesMixin:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.store import tables as t
+from monitor.store.tables import table_of as _table
 
 if TYPE_CHECKING:
     from monitor.store import NewItem
@@ -100,7 +101,3 @@ class RetentionMixin:
                 if (it.feed_id, n.canonical_url, it.content_hash) in prints:
                     seen.add((it.feed_id, it.key))
         return seen
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from monitor.cluster import Clusterer, ClusterSettings, Fingerprint, Neighbour, fingerprint
 from monitor.cluster import index_keys as cluster_index_keys
 from monitor.store import tables as t
+from monitor.store.tables import table_of as _table
 
 if TYPE_CHECKING:
     from monitor.store import NewItem
@@ -30,10 +31,6 @@ __all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
 MAX_CANDIDATES = 200  # newest reports looked at per item: cost stays flat as stories grow
 _CACHE_SIZE = 20_000
 FIRST_REPORT = "first report"
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return model.__table__  # type: ignore[no-any-return]
 
 
 class FingerprintCache:

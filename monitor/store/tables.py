@@ -35,6 +35,11 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def table_of(model: type[Any]) -> sa.Table:
+    """The Core table of a SQLModel class (for bulk statements)."""
+    return model.__table__  # type: ignore[no-any-return]
+
+
 def _dt(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
 
