@@ -48,10 +48,6 @@ def next_check(
     return now + min(wait, MAX_WAIT)
 
 
-def is_due(next_at: datetime | None, now: datetime) -> bool:
-    return next_at is None or next_at <= now
-
-
 def is_silent(item_days: Iterable[date], last_item: datetime | None, now: datetime) -> bool:
     """A feed that used to publish daily and has published nothing for three days.
 

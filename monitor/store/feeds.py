@@ -143,7 +143,7 @@ class FeedsMixin:
                 sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
             )
         with Session(self.engine) as s:
-            return [_feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
+            return [feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
 
     def feed_intervals(self) -> dict[int, int | None]:
         with Session(self.engine) as s:
@@ -247,7 +247,7 @@ class FeedsMixin:
 
     def feed_state(self, ident: str) -> FeedState:
         with Session(self.engine) as s:
-            return _feed_state(self._find(s, ident))
+            return feed_state(self._find(s, ident))
 
     def remove_feed(self, ident: str) -> str:
         """Stop polling a feed added from the CLI or OPML and hide it; its items stay."""
@@ -342,7 +342,8 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _feed_state(f: t.Feed) -> FeedState:
+def feed_state(f: Any) -> FeedState:
+    """The scheduling state of a feed row (an ORM Feed or a Core row of the feed table)."""
     assert f.id is not None
     return FeedState(
         id=f.id,

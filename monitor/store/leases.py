@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
 from monitor.store import tables as t
+from monitor.store.feeds import feed_state
 from monitor.store.tables import table_of as _table
 
 
@@ -55,26 +56,14 @@ class LeasesMixin:
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=f)
         with self.engine.begin() as conn:
-            rows = conn.execute(query).mappings().all()
+            rows = conn.execute(query).all()
             if rows:
                 conn.execute(
                     sa.update(f)
-                    .where(f.c.id.in_([r["id"] for r in rows]))
+                    .where(f.c.id.in_([r.id for r in rows]))
                     .values(lease_owner=owner, lease_until=now + lease)
                 )
-        return [
-            FeedState(
-                id=r["id"],
-                name=r["name"],
-                url=r["url"],
-                language=r["language"],
-                etag=r["etag"],
-                last_modified=r["last_modified"],
-                body_hash=r["body_hash"],
-                error_streak=r["error_streak"],
-            )
-            for r in rows
-        ]
+        return [feed_state(r) for r in rows]
 
     def release_feeds(self, owner: str) -> None:
         """Give up every lease `owner` still holds (feeds it did not finish stay due)."""
