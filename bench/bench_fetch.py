@@ -41,7 +41,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
 sys.path.insert(0, str(HERE))
 
-from corpus import generate  # noqa: E402
+from corpus import VERSION, generate  # noqa: E402
 
 
 def serve(files: list[Path]) -> tuple[ThreadingHTTPServer, int]:
@@ -201,7 +201,7 @@ FLOOR_SCRIPT = textwrap.dedent(
 
 
 def main() -> None:
-    corpus_dir = WORK / f"corpus-{FEEDS}"
+    corpus_dir = WORK / f"corpus-v{VERSION}-{FEEDS}"
     files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
     size = sum(p.stat().st_size for p in files)
     httpd, port = serve(files)

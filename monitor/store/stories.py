@@ -9,6 +9,7 @@ change). `StoriesMixin` assigns a stored item to a story through the same `Clust
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.cluster import Clusterer, ClusterSettings, Fingerprint, Neighbour, fingerprint
 from monitor.cluster import index_keys as cluster_index_keys
+from monitor.cluster.index import MAX_POSTINGS
 from monitor.store import tables as t
 from monitor.store.tables import table_of as _table
 
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
 
-MAX_CANDIDATES = 200  # newest reports looked at per item: cost stays flat as stories grow
 _CACHE_SIZE = 20_000
 FIRST_REPORT = "first report"
 
@@ -67,25 +68,9 @@ class DbStoryIndex:
     def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
         if not band_keys:
             return []
-        sk, items = _table(t.StoryKey), _table(t.Item)
-        hits = (
-            sa.select(sk.c.item_id, sk.c.story_id, sk.c.published)
-            .where(sk.c.key.in_(list(band_keys)), sk.c.published >= since)
-            .distinct()
-            .order_by(sk.c.published.desc(), sk.c.item_id.desc())
-            .limit(MAX_CANDIDATES)
-            .subquery()
-        )
-        rows = self.conn.execute(
-            sa.select(
-                hits.c.item_id,
-                hits.c.story_id,
-                hits.c.published,
-                items.c.canonical_url,
-                items.c.title,
-                items.c.summary,
-            ).join(items, items.c.id == hits.c.item_id)
-        ).all()
+        keys = list(dict.fromkeys(band_keys))
+        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
+        rows = self.conn.execute(_lookup(len(keys)), {**params, "since": since}).all()
         out = [
             Neighbour(
                 story_id=int(story_id),
@@ -115,6 +100,40 @@ class DbStoryIndex:
             ],
         )
         self.cache.put(int(item_key), fingerprint)
+
+
+@functools.cache
+def _lookup(keys: int) -> sa.TextualSelect:
+    """The candidate query for `keys` keys: the newest MAX_POSTINGS rows of each key, as the
+    in-memory index caps them, joined to their items.
+
+    Each arm is a short backward walk of the (key, published, item_id) index, so a key that
+    thousands of reports share (boilerplate, a burst on one story) costs no more than a rare
+    one; the UNION makes it one round trip and drops items found under several keys. Plain
+    SQL built once per key count: it runs for every new matching item, and building the
+    same statement from SQLAlchemy constructs each time cost far more than running it.
+    """
+    arms = " UNION ".join(
+        f"SELECT * FROM (SELECT item_id, story_id, published FROM story_key"
+        f" WHERE key = :k{i} AND published >= :since"
+        f" ORDER BY published DESC, item_id DESC LIMIT {MAX_POSTINGS}) AS a{i}"
+        for i in range(keys)
+    )
+    return (
+        sa.text(
+            "SELECT h.item_id, h.story_id, h.published, i.canonical_url, i.title, i.summary"
+            f" FROM ({arms}) AS h JOIN item AS i ON i.id = h.item_id"
+        )
+        .bindparams(sa.bindparam("since", type_=t.UTCDateTime()))
+        .columns(
+            sa.column("item_id", sa.Integer),
+            sa.column("story_id", sa.Integer),
+            sa.column("published", t.UTCDateTime()),
+            sa.column("canonical_url", sa.String),
+            sa.column("title", sa.String),
+            sa.column("summary", sa.String),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

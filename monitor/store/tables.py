@@ -114,7 +114,8 @@ class StoryKey(SQLModel, table=True):
     the clustering window are never read again."""
 
     __tablename__ = "story_key"
-    __table_args__ = (sa.Index("ix_story_key_key_published", "key", "published"),)
+    # item_id last: the newest rows of a key come straight off the index in a stable order.
+    __table_args__ = (sa.Index("ix_story_key_lookup", "key", "published", "item_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=16)
