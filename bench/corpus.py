@@ -66,7 +66,28 @@ WORDS = [
 # Everyday words: a few thousand made-up words drawn with a skewed (Zipf-like) frequency,
 # as in real text, so two unrelated reports share few word pairs. With the beat's words
 # alone, every item would look like a copy of every other to the story clusterer.
-_SYLLABLES = "ka ri to man sel dor vi na lek por zu ha mi ter ol bas ge run fa lin".split()
+_SYLLABLES = [
+    "ka",
+    "ri",
+    "to",
+    "man",
+    "sel",
+    "dor",
+    "vi",
+    "na",
+    "lek",
+    "por",
+    "zu",
+    "ha",
+    "mi",
+    "ter",
+    "ol",
+    "bas",
+    "ge",
+    "run",
+    "fa",
+    "lin",
+]
 _vocab = random.Random(7)
 GENERIC = sorted(
     {"".join(_vocab.choice(_SYLLABLES) for _ in range(_vocab.randint(2, 3))) for _ in range(5000)}
