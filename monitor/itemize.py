@@ -1,8 +1,11 @@
-"""Feed bytes to items: parse, normalize, and settle identity within one document.
+"""Feed bytes to items: parse, normalize, settle identity within one document, match.
 
 This is the unit of work the pipeline runs in a process pool, off the event loop and on
 every core, so it is a plain function of picklable values that returns a result instead of
-raising (`FeedError` carries arguments pickle cannot rebuild).
+raising (`FeedError` carries arguments pickle cannot rebuild). Everything about an item that
+depends on the item alone is worked out here: its canonical URL, what the rules find in it,
+and, for a matching item, the fingerprint the story clusterer compares. What is left for the
+pass's one process (storing, placing into stories) needs the database.
 """
 
 from __future__ import annotations
@@ -10,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from monitor.canonical import canonical_url
-from monitor.models import FeedState, Item
+from monitor.models import FeedState, Item, Match
+
+if TYPE_CHECKING:
+    from monitor.cluster import Fingerprint
+    from monitor.match import Matcher, RuleBook
 
 # The parsers (feedparser, lexbor) are imported on first use: a pass whose feeds are all
 # unchanged never loads them, and with a pool only the workers do (they are preloaded there).
-PARSING_MODULES = ("monitor.parse", "monitor.normalize")
+PARSING_MODULES = ("monitor.parse", "monitor.normalize", "monitor.match", "monitor.cluster")
+
+_worker_matcher: Matcher | None = None  # a pool worker's own matcher (init_worker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +35,26 @@ class Itemized:
     # The canonical URL of each item (None without a link), worked out here in the pool
     # rather than in the pass's one process, which also matches and stores.
     canonical_urls: tuple[str | None, ...] = ()
+    # What the rules found in each item, and the story fingerprint of each matching item
+    # (None for the rest); both empty when itemize was given no matcher.
+    matches: tuple[tuple[Match, ...], ...] = ()
+    fingerprints: tuple[Fingerprint | None, ...] = ()
     error_kind: str | None = None
     error: str | None = None
 
 
-def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: datetime) -> Itemized:
-    """The items of a feed document, or the reason it is refused (never raises FeedError)."""
+def itemize(
+    body: bytes,
+    feed: FeedState,
+    content_type: str | None,
+    fetched: datetime,
+    matcher: Matcher | None = None,
+) -> Itemized:
+    """The items of a feed document, or the reason it is refused (never raises FeedError).
+
+    Items are matched with `matcher`, else with the pool worker's own (init_worker); with
+    neither, `matches` and `fingerprints` stay empty.
+    """
     from monitor.errors import FeedError
     from monitor.normalize import normalize
     from monitor.parse import parse_feed
@@ -40,9 +64,33 @@ def itemize(body: bytes, feed: FeedState, content_type: str | None, fetched: dat
     except FeedError as exc:
         return Itemized(error_kind=exc.kind, error=exc.message)
     items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+    canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
+    matcher = matcher or _worker_matcher
+    if matcher is None:
+        return Itemized(items=items, canonical_urls=canonical)
+    from monitor.cluster import fingerprint
+
+    matches = tuple(tuple(matcher.match(i)) for i in items)
     return Itemized(
-        items=items, canonical_urls=tuple(canonical_url(i.url) if i.url else None for i in items)
+        items=items,
+        canonical_urls=canonical,
+        matches=matches,
+        fingerprints=tuple(
+            fingerprint(i.title, i.summary) if m else None
+            for i, m in zip(items, matches, strict=True)
+        ),
     )
+
+
+def init_worker(parent: int, book: RuleBook | None) -> None:
+    """Pool worker initializer: compile the pass's rules here (a few milliseconds; a
+    compiled matcher does not pickle) and exit with the process that made the pool."""
+    global _worker_matcher
+    if book is not None:
+        from monitor.match import Matcher
+
+        _worker_matcher = Matcher(book)
+    watch_parent(parent)
 
 
 def watch_parent(pid: int, every: float = 1.0) -> None:

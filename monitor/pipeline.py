@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import socket
@@ -25,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from monitor import sources
 from monitor.canonical import canonical_url
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import PARSING_MODULES, Itemized, itemize, watch_parent
-from monitor.match import Matcher
+from monitor.itemize import PARSING_MODULES, Itemized, init_worker, itemize
+from monitor.match import Matcher, RuleBook
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
@@ -55,7 +56,7 @@ def poll(
     """
     now = now or datetime.now(UTC)
     store.cluster_settings = settings.stories  # the story rule add_items applies
-    pool = _LazyPool(settings.fetch.parse_workers or os.cpu_count() or 1)
+    pool = _LazyPool(settings.fetch.parse_workers or os.cpu_count() or 1, matcher.book)
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
@@ -221,7 +222,7 @@ class _Pass:
         loop = asyncio.get_running_loop()
         args = (result.body, feed, result.content_type, self.now)
         if pool is None:
-            return await asyncio.to_thread(itemize, *args), body_hash
+            return await asyncio.to_thread(itemize, *args, self.matcher), body_hash
         executor = pool.get()
         try:
             return await loop.run_in_executor(executor, itemize, *args), body_hash
@@ -250,12 +251,17 @@ class _Pass:
         if itemized is None:
             self.not_modified += 1
         items = itemized.items if itemized else ()
-        canonical = itemized.canonical_urls if itemized else ()
-        if len(canonical) != len(items):
-            canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
+        found = itemized or Itemized()
+        if len(found.canonical_urls) != len(items):
+            urls = tuple(canonical_url(i.url) if i.url else None for i in items)
+            found = replace(found, canonical_urls=urls)
+        if len(found.matches) != len(items):  # itemized without a matcher
+            found = replace(found, matches=tuple(tuple(self.matcher.match(i)) for i in items))
         decided = [
-            NewItem(i, url, tuple(self.matcher.match(i)))
-            for i, url in zip(items, canonical, strict=True)
+            NewItem(i, url, matches, fp)
+            for i, url, matches, fp in itertools.zip_longest(
+                items, found.canonical_urls, found.matches, found.fingerprints
+            )
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
         self.new_items += len(added)
@@ -318,13 +324,14 @@ class _LazyPool:
     of unchanged feeds starts no process), shared by the poll's lease batches (a daemon's
     scheduled pass runs one batch per 32 feeds), and replaced once a worker has died."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, book: RuleBook | None = None) -> None:
         self.workers = workers
+        self.book = book
         self._pool: Executor | None = None
 
     def get(self) -> Executor:
         if self._pool is None:
-            self._pool = _process_pool(self.workers)
+            self._pool = _process_pool(self.workers, self.book)
         return self._pool
 
     def discard(self, broken: Executor) -> None:
@@ -338,13 +345,16 @@ class _LazyPool:
             self._pool = None
 
 
-def _process_pool(workers: int) -> Executor:
+def _process_pool(workers: int, book: RuleBook | None = None) -> Executor:
     """Worker processes started by a fork server: no threads or sockets of this process are
-    inherited, and each worker imports only the parsing modules."""
+    inherited, and each worker imports only the parsing modules and compiles the rules."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=init_worker,
+        initargs=(os.getpid(), book),
     )

@@ -63,7 +63,7 @@ def test_parse_pool_starts_on_demand_is_shared_and_replaced_when_broken(
 
     made: list[Executor] = []
 
-    def fake_pool(workers: int) -> Executor:
+    def fake_pool(workers: int, book: object = None) -> Executor:
         made.append(ThreadPoolExecutor(workers))
         return made[-1]
 

@@ -85,19 +85,33 @@ class Decision:
     update: str | None = None  # what this item adds to its story (settings.updates)
 
 
-def _weight(tokens: frozenset[str], generic_weight: float) -> float:
-    generic = len(tokens & GENERIC)
-    return len(tokens) - generic + generic_weight * generic
-
-
-def _weighted_jaccard(a: frozenset[str], b: frozenset[str], generic_weight: float) -> float:
+def _weighted_jaccard(
+    a: frozenset[str], b: frozenset[str], generic_a: int, generic_b: int, generic_weight: float
+) -> float:
     """Jaccard with beat-generic words counting `generic_weight` instead of 1 (set ops in C:
-    this runs once per candidate pair)."""
+    this runs once per candidate pair; each side's generic count comes with its set)."""
     shared = a & b
     if not shared:
         return 0.0
-    inter = _weight(shared, generic_weight)
-    return inter / (_weight(a, generic_weight) + _weight(b, generic_weight) - inter)
+    generic = len(shared & GENERIC)
+    inter = len(shared) - (1.0 - generic_weight) * generic
+    union = len(a) + len(b) - (1.0 - generic_weight) * (generic_a + generic_b) - inter
+    return inter / union
+
+
+def _scores(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tuple[float, ...]:
+    """(score, title similarity, text similarity, place conflict, number conflict)."""
+    g = settings.generic_weight
+    title = _weighted_jaccard(a.title_set, b.title_set, a.title_generic, b.title_generic, g)
+    text = _weighted_jaccard(a.text_set, b.text_set, a.text_generic, b.text_generic, g)
+    score = max(title, (title + text) / 2)
+    places = bool(a.title_places and b.title_places and not a.title_places & b.title_places)
+    if places:
+        score *= settings.place_conflict_factor
+    numbers = bool(a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers)
+    if numbers:
+        score *= settings.number_conflict_factor
+    return score, title, text, places, numbers
 
 
 def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tuple[float, str]:
@@ -108,18 +122,11 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
     cannot join two items whose headlines report different things. Titles that name
     places or figures and share none are discounted: same words, other incident.
     """
-    g = settings.generic_weight
-    title = _weighted_jaccard(a.title_set, b.title_set, g)
-    text = _weighted_jaccard(a.text_set, b.text_set, g)
-    score = max(title, (title + text) / 2)
+    score, title, text, places, numbers = _scores(a, b, settings)
     what = f"title similarity {title:.2f}, text {text:.2f}"
-    places_a = a.places & set(a.title_tokens)
-    places_b = b.places & set(b.title_tokens)
-    if places_a and places_b and not places_a & places_b:
-        score *= settings.place_conflict_factor
-        what += f"; different places ({', '.join(sorted(places_a ^ places_b))})"
-    if a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers:
-        score *= settings.number_conflict_factor
+    if places:
+        what += f"; different places ({', '.join(sorted(a.title_places ^ b.title_places))})"
+    if numbers:
         what += "; different figures"
     return score, what
 
@@ -153,20 +160,24 @@ def decide(
             return Decision(
                 n.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
             )
-        score, what = similarity(fp, n.fingerprint, settings)
+        score = _scores(fp, n.fingerprint, settings)[0]
         threshold = _threshold(gap, settings)
-        rule = f"≥ {threshold:.2f} within {gap:.0f}h"
-        if (
-            settings.same_article_threshold is not None
-            and cand_article is not None
-            and cand_article == article_id(n.canonical_url)
-        ):
+        same_article = settings.same_article_threshold is not None and (
+            cand_article is not None and cand_article == article_id(n.canonical_url)
+        )
+        if same_article and settings.same_article_threshold is not None:
             # A developing story re-headlined under the same article id: the id says
             # "same page", the words must still say "same event" (live pages change topic).
             threshold = min(threshold, settings.same_article_threshold)
-            rule = f"≥ {threshold:.2f}, same article {cand_article} re-headlined"
         margin = score - threshold
         if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
+            # The reason in words only for a new best: most pairs compared never join.
+            _, what = similarity(fp, n.fingerprint, settings)
+            rule = (
+                f"≥ {threshold:.2f}, same article {cand_article} re-headlined"
+                if same_article
+                else f"≥ {threshold:.2f} within {gap:.0f}h"
+            )
             best = (margin, -n.story_id, score, f"{what} {rule}")
     if best is None:  # no single report is close: try the story's reports together
         story_best = _story_containment(candidate, neighbours, settings)

@@ -55,10 +55,15 @@ class Fingerprint:
     title_set: frozenset[str] = frozenset()  # the token sets, kept for fast comparison
     text_set: frozenset[str] = frozenset()
     event: Event | None = None  # what kind of event the headline reports (cluster.event)
+    # Worked out once here rather than for every pair compared (decide runs per candidate
+    # pair, often a hundred per item): beat-generic tokens in each set, places in the title.
+    title_generic: int = 0
+    text_generic: int = 0
+    title_places: frozenset[str] = frozenset()
 
     @property
     def words(self) -> frozenset[str]:
-        return frozenset(self.title_tokens) | frozenset(self.lead_tokens)
+        return self.text_set
 
 
 def _short(text: str, prefix: str) -> str:
@@ -119,6 +124,8 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     title_distinct = [w for w in dict.fromkeys(title_toks) if w not in GENERIC]
     event = event_of(title, tuple(lead_toks))
     exact = _short(" ".join(title_toks) + "\x1e" + " ".join(lead_toks), "x")
+    places = places_in(both)
+    title_set, text_set = frozenset(title_toks), frozenset(both)
     return Fingerprint(
         title_tokens=tuple(title_toks),
         lead_tokens=tuple(lead_toks),
@@ -128,8 +135,11 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         exact_key=exact,
         numbers=extract_numbers(both),
         title_numbers=extract_numbers(title_toks),
-        places=places_in(both),
-        title_set=frozenset(title_toks),
-        text_set=frozenset(both),
+        places=places,
+        title_set=title_set,
+        text_set=text_set,
         event=event,
+        title_generic=len(title_set & GENERIC),
+        text_generic=len(text_set & GENERIC),
+        title_places=places & title_set,
     )

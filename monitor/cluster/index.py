@@ -161,13 +161,20 @@ class Clusterer:
         self.allocate = allocate or counter()
 
     def assign(
-        self, item_key: str, url: str | None, title: str, summary: str, published: datetime
+        self,
+        item_key: str,
+        url: str | None,
+        title: str,
+        summary: str,
+        published: datetime,
+        fp: Fingerprint | None = None,
     ) -> Decision:
         """The story of this item (allocating a new one when none fits), recorded in the
-        index. A new story's Decision carries its fresh id and `new=True`."""
+        index. A new story's Decision carries its fresh id and `new=True`. `fp` is the
+        item's fingerprint when the caller has it already (worked out in the parse pool)."""
         when = published if published.tzinfo is not None else published.replace(tzinfo=UTC)
         canon = canonical_url(url) if url else ""
-        fp = fingerprint(title, summary)
+        fp = fp or fingerprint(title, summary)
         window = timedelta(hours=self.settings.window_hours)
         neighbours = self.index.candidates(index_keys(canon, fp), when - window)
         decision = decide(Candidate(canon, fp, when), neighbours, self.settings)

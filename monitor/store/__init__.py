@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from monitor.cluster.decide import ClusterSettings
+from monitor.cluster.fingerprint import Fingerprint
 from monitor.models import Item, Match, Span, StoryEntry
 from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
@@ -53,6 +54,7 @@ class NewItem:
     item: Item
     canonical_url: str | None
     matches: tuple[Match, ...]
+    fingerprint: Fingerprint | None = None  # the story fingerprint, when already worked out
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ class StoriesMixin:
         n = current[0]
         it = n.item
         decision = clusterer.assign(
-            str(item_id), it.url, it.title, it.summary, it.published or it.fetched
+            str(item_id), it.url, it.title, it.summary, it.published or it.fetched, n.fingerprint
         )
         assert decision.story_id is not None
         stories, items = _table(t.Story), _table(t.Item)
