@@ -120,25 +120,32 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
         """
         if not new:
             return []
-        with self.engine.begin() as conn:
-            seen = self._seen_before(conn, new)  # tombstones, regenerated GUIDs
-            todo: dict[tuple[int, str], NewItem] = {}
-            for n in new:
-                ident = (n.item.feed_id, n.item.key)
-                if ident not in seen and ident not in todo:
-                    todo[ident] = n  # a repeated key in one batch: the first one wins
-            ids = self._insert_items(conn, list(todo.values()))
-            added = [n for ident, n in todo.items() if ident in ids]
-            matched = [(ids[n.item.feed_id, n.item.key], n) for n in added if n.matches]
-            if matched:
-                self._add_matches(conn, matched)
-                if self.engine.dialect.name == "postgresql":
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
-                current: list[NewItem] = []
-                clusterer = self._clusterer(conn, current)
-                for item_id, n in matched:  # in feed order: a later copy joins an earlier one
-                    current[:] = [n]
-                    self._assign_story(conn, clusterer, current, item_id)
+        try:
+            with self.engine.begin() as conn:
+                return self._add_items(conn, new)
+        except BaseException:
+            self._fingerprints.clear()  # it may hold items of the rolled-back transaction
+            raise
+
+    def _add_items(self, conn: sa.Connection, new: Sequence[NewItem]) -> list[NewItem]:
+        seen = self._seen_before(conn, new)  # tombstones, regenerated GUIDs
+        todo: dict[tuple[int, str], NewItem] = {}
+        for n in new:
+            ident = (n.item.feed_id, n.item.key)
+            if ident not in seen and ident not in todo:
+                todo[ident] = n  # a repeated key in one batch: the first one wins
+        ids = self._insert_items(conn, list(todo.values()))
+        added = [n for ident, n in todo.items() if ident in ids]
+        matched = [(ids[n.item.feed_id, n.item.key], n) for n in added if n.matches]
+        if matched:
+            self._add_matches(conn, matched)
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
+            current: list[NewItem] = []
+            clusterer = self._clusterer(conn, current)
+            for item_id, n in matched:  # in feed order: a later copy joins an earlier one
+                current[:] = [n]
+                self._assign_story(conn, clusterer, current, item_id)
         return added
 
     def _insert_items(

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -34,28 +34,38 @@ _CACHE_SIZE = 20_000
 FIRST_REPORT = "first report"
 
 
+class Known(NamedTuple):
+    """What the story index needs of a stored item that never changes."""
+
+    fingerprint: Fingerprint
+    canonical_url: str
+    published: datetime
+
+
 class FingerprintCache:
-    """Fingerprints of stored items by item id (items are immutable), least recent dropped."""
+    """`Known` facts of stored items by item id (items are immutable), least recent dropped.
+
+    Cleared when a transaction that added to it rolls back: SQLite may hand a rolled-back
+    item's id to the next item.
+    """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.size = size
-        self._data: OrderedDict[int, Fingerprint] = OrderedDict()
+        self._data: OrderedDict[int, Known] = OrderedDict()
 
-    def put(self, item_id: int, fp: Fingerprint) -> None:
-        self._data[item_id] = fp
+    def put(self, item_id: int, known: Known) -> None:
+        self._data[item_id] = known
         if len(self._data) > self.size:
             self._data.popitem(last=False)
 
-    def get(self, item_id: int, title: str, summary: str) -> Fingerprint:
-        fp = self._data.get(item_id)
-        if fp is None:
-            fp = fingerprint(title, summary)
-            self._data[item_id] = fp
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
-        else:
+    def get(self, item_id: int) -> Known | None:
+        known = self._data.get(item_id)
+        if known is not None:
             self._data.move_to_end(item_id)
-        return fp
+        return known
+
+    def clear(self) -> None:
+        self._data.clear()
 
 
 class DbStoryIndex:
@@ -70,17 +80,29 @@ class DbStoryIndex:
             return []
         keys = list(dict.fromkeys(band_keys))
         params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
-        rows = self.conn.execute(_lookup(len(keys)), {**params, "since": since}).all()
-        out = [
-            Neighbour(
-                story_id=int(story_id),
-                canonical_url=canonical or "",
-                fingerprint=self.cache.get(int(item_id), title, summary or ""),
-                published=published,
-                item_key=str(item_id),
-            )
-            for item_id, story_id, published, canonical, title, summary in rows
-        ]
+        hits = self.conn.execute(_lookup(len(keys)), {**params, "since": since}).all()
+        known = {int(i): self.cache.get(int(i)) for i, _ in hits}
+        missing = [i for i, k in known.items() if k is None]
+        if missing:  # reports this process has not seen: read and fingerprint them once
+            for i, canonical, title, summary, published in self.conn.execute(
+                _ITEM_FACTS, {"ids": missing}
+            ):
+                fact = Known(fingerprint(title, summary or ""), canonical or "", published)
+                self.cache.put(int(i), fact)
+                known[int(i)] = fact
+        out = []
+        for item_id, story_id in hits:
+            k = known[int(item_id)]
+            if k is not None:  # None only if the item went meanwhile (retention)
+                out.append(
+                    Neighbour(
+                        story_id=int(story_id),
+                        canonical_url=k.canonical_url,
+                        fingerprint=k.fingerprint,
+                        published=k.published,
+                        item_key=str(item_id),
+                    )
+                )
         return sorted(out, key=lambda n: (n.published, int(n.item_key)))
 
     def add(
@@ -99,41 +121,46 @@ class DbStoryIndex:
                 for k in keys
             ],
         )
-        self.cache.put(int(item_key), fingerprint)
+        self.cache.put(int(item_key), Known(fingerprint, canonical_url, published))
 
 
 @functools.cache
-def _lookup(keys: int) -> sa.TextualSelect:
-    """The candidate query for `keys` keys: the newest MAX_POSTINGS rows of each key, as the
-    in-memory index caps them, joined to their items.
+def _lookup(keys: int) -> sa.TextClause:
+    """(item id, story id) of the newest MAX_POSTINGS rows of each of `keys` keys, as the
+    in-memory index caps them.
 
     Each arm is a short backward walk of the (key, published, item_id) index, so a key that
     thousands of reports share (boilerplate, a burst on one story) costs no more than a rare
     one; the UNION makes it one round trip and drops items found under several keys. Plain
     SQL built once per key count: it runs for every new matching item, and building the
     same statement from SQLAlchemy constructs each time cost far more than running it.
+    What an item's row says besides its story never changes, so that comes from the cache.
     """
     arms = " UNION ".join(
-        f"SELECT * FROM (SELECT item_id, story_id, published FROM story_key"
+        f"SELECT * FROM (SELECT item_id, story_id FROM story_key"
         f" WHERE key = :k{i} AND published >= :since"
         f" ORDER BY published DESC, item_id DESC LIMIT {MAX_POSTINGS}) AS a{i}"
         for i in range(keys)
     )
-    return (
-        sa.text(
-            "SELECT h.item_id, h.story_id, h.published, i.canonical_url, i.title, i.summary"
-            f" FROM ({arms}) AS h JOIN item AS i ON i.id = h.item_id"
-        )
-        .bindparams(sa.bindparam("since", type_=t.UTCDateTime()))
-        .columns(
-            sa.column("item_id", sa.Integer),
-            sa.column("story_id", sa.Integer),
-            sa.column("published", t.UTCDateTime()),
-            sa.column("canonical_url", sa.String),
-            sa.column("title", sa.String),
-            sa.column("summary", sa.String),
-        )
+    return sa.text(arms).bindparams(sa.bindparam("since", type_=t.UTCDateTime()))
+
+
+# The unchanging facts of items not in the cache; `published` as the story index has it.
+_ITEM_FACTS = (
+    sa.text(
+        "SELECT i.id, i.canonical_url, i.title, i.summary,"
+        " (SELECT MIN(k.published) FROM story_key AS k WHERE k.item_id = i.id) AS published"
+        " FROM item AS i WHERE i.id IN :ids"
     )
+    .bindparams(sa.bindparam("ids", expanding=True))
+    .columns(
+        sa.column("id", sa.Integer),
+        sa.column("canonical_url", sa.String),
+        sa.column("title", sa.String),
+        sa.column("summary", sa.String),
+        sa.column("published", t.UTCDateTime()),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
