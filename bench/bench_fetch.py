@@ -3,12 +3,13 @@
 Serves a generated corpus (bench/corpus.py) from a threaded Python server on 127.0.0.1 with
 ETag / Last-Modified (and optional latency: BENCH_LATENCY_MS), then times, each in its own
 process: `monitor check --all` cold and warm, reader's update_feeds(scheduled=False) cold and
-warm (from a separate venv in bench/.work/, never a project dependency), and bare
-feedparser.parse over the same bytes. Prints wall, CPU and peak memory of the whole process
-tree (CPU from RUSAGE_CHILDREN with this process as subreaper, so the parse pool's workers
-count; memory as the peak of the tree's summed RSS, and of its summed PSS, which counts a
-page shared by the fork server and its workers once, sampled every 20 ms), items/s and the
-ratios. Every run is measured the same way. Nothing is asserted.
+warm (from a separate venv in bench/.work/, never a project dependency), and as floors over
+the same bytes: bare feedparser.parse (default and lean) and monitor's parse_feed alone (the
+lxml fast path, feedparser for what it declines). Prints wall, CPU and peak memory of the
+whole process tree (CPU from RUSAGE_CHILDREN with this process as subreaper, so the parse
+pool's workers count; memory as the peak of the tree's summed RSS, and of its summed PSS,
+which counts a page shared by the fork server and its workers once, sampled every 20 ms),
+items/s and the ratios. Every run is measured the same way. Nothing is asserted.
 
 All bench feeds are on one host (127.0.0.1) and reader has no per-host limits, so ours run
 with per_host equal to the global concurrency and no per-host spacing; the output says so.
@@ -188,13 +189,21 @@ READER_SCRIPT = textwrap.dedent(
 
 FLOOR_SCRIPT = textwrap.dedent(
     """
-    import sys, feedparser
-    lean = sys.argv[1] == "lean"
+    import sys
+    mode, paths = sys.argv[1], sys.argv[2:]
     n = 0
-    for path in sys.argv[2:]:
-        data = open(path, "rb").read()
-        d = feedparser.parse(data, sanitize_html=not lean, resolve_relative_uris=not lean)
-        n += len(d.entries)
+    if mode == "fast":
+        from monitor.parse import parse_feed
+        for path in paths:
+            url = "http://127.0.0.1/" + path.rsplit("/", 1)[-1]
+            n += len(parse_feed(open(path, "rb").read(), url, "application/xml").entries)
+    else:
+        import feedparser
+        lean = mode == "lean"
+        for path in paths:
+            data = open(path, "rb").read()
+            d = feedparser.parse(data, sanitize_html=not lean, resolve_relative_uris=not lean)
+            n += len(d.entries)
     print("entries", n)
     """
 )
@@ -253,6 +262,7 @@ def main() -> None:
     paths = [str(p) for p in files]
     results["feedparser (default)"] = timed([py, str(tmp / "floor.py"), "full", *paths])
     results["feedparser (lean)"] = timed([py, str(tmp / "floor.py"), "lean", *paths])
+    results["parse_feed (fast path)"] = timed([py, str(tmp / "floor.py"), "fast", *paths], env)
     httpd.shutdown()
     print(
         f"{'run (process tree)':24} {'wall s':>8} {'cpu s':>8} {'RSS MiB':>8} {'PSS MiB':>8} {'items/s':>8}"

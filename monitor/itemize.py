@@ -22,9 +22,15 @@ if TYPE_CHECKING:
     from monitor.cluster import Fingerprint
     from monitor.match import Matcher, RuleBook
 
-# The parsers (feedparser, lexbor) are imported on first use: a pass whose feeds are all
-# unchanged never loads them, and with a pool only the workers do (they are preloaded there).
-PARSING_MODULES = ("monitor.parse", "monitor.normalize", "monitor.match", "monitor.cluster")
+# The parsers (lxml, feedparser, lexbor) are imported on first use: a pass whose feeds are
+# all unchanged never loads them, and with a pool only the workers do (they are preloaded).
+PARSING_MODULES = (
+    "monitor.parse",
+    "monitor.fastparse",
+    "monitor.normalize",
+    "monitor.match",
+    "monitor.cluster",
+)
 
 _worker_matcher: Matcher | None = None  # a pool worker's own matcher (init_worker)
 
