@@ -30,7 +30,15 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+# The peer of bench/bench_fetch.py, lemon24's reader, in a venv of its own: it is compared
+# against, never a dependency of the project.
+READER := bench/.work/reader-venv/bin/python
+
+$(READER):
+	$(PYTHON) -m venv bench/.work/reader-venv
+	$(READER) -m pip install --quiet reader sgmllib3k
+
+bench: $(STAMP) $(READER)
 	$(BIN)/python bench/run_all.py
 
 clean:
