@@ -56,7 +56,7 @@ def poll(
     """
     now = now or datetime.now(UTC)
     store.cluster_settings = settings.stories  # the story rule add_items applies
-    pool = _LazyPool(settings.fetch.parse_workers or os.cpu_count() or 1, matcher.book)
+    pool = _LazyPool(parse_workers(settings), matcher.book)
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
@@ -110,6 +110,16 @@ def _poll_leased(
     finally:
         store.release_feeds(owner)  # what the pass did not finish stays due
     return _merge(reports)
+
+
+def parse_workers(settings: Settings) -> int:
+    """Worker processes for parsing; 0 means parse in a thread of the pass's process.
+
+    By default one per core but one: the pass's own process is the busiest of all (it
+    stores every item and places matching ones into stories), so on two cores one worker
+    keeps up with it, and each worker is another 30 MiB or so.
+    """
+    return settings.fetch.parse_workers or (os.cpu_count() or 1) - 1
 
 
 def _merge(reports: list[PassReport]) -> PassReport:
@@ -180,8 +190,8 @@ class _Pass:
 
     async def all(self, feeds: list[FeedState]) -> None:
         cfg = self.settings.fetch
-        workers = cfg.parse_workers or os.cpu_count() or 1
-        pool = self.pools if workers > 1 and len(feeds) >= POOL_MIN_FEEDS else None
+        workers = parse_workers(self.settings)
+        pool = self.pools if workers > 0 and len(feeds) >= POOL_MIN_FEEDS else None
         intervals = self.store.feed_intervals()
         # Bodies in flight (fetched, not yet stored) are bounded by this gate.
         gate = asyncio.Semaphore(max(cfg.concurrency, 2 * workers))

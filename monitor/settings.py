@@ -50,7 +50,7 @@ class FetchConfig:
     timeout_seconds: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    parse_workers: int = 0  # processes parsing feeds; 0: one per core
+    parse_workers: int = 0  # processes parsing feeds; 0: one per core but one
     user_agent: str = USER_AGENT
 
 

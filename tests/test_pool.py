@@ -79,3 +79,38 @@ def test_parse_pool_starts_on_demand_is_shared_and_replaced_when_broken(
     assert pool.get() is second
     pool.close()
     assert len(made) == 2
+
+
+def test_workers_match_and_fingerprint_as_the_pass_process_would() -> None:
+    """Matching and fingerprints move into the pool: a worker, which compiles the rules
+    from the pass's rule book, finds exactly what the pass process finds, and fingerprints
+    the matching items only."""
+    from datetime import UTC, datetime
+
+    from monitor.cluster import fingerprint
+    from monitor.itemize import itemize
+    from monitor.match import Matcher
+    from monitor.models import FeedState
+    from monitor.pipeline import _process_pool
+
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    feed = FeedState(1, "Recorded", "https://example.org/feed", "en")
+    fetched = datetime(2026, 8, 13, 12, tzinfo=UTC)
+    pool = _process_pool(1, matcher.book)
+    matched = 0
+    try:
+        for path in sorted((ROOT / "seeds" / "feeds").glob("*.xml"))[:12]:
+            body = path.read_bytes()
+            here = itemize(body, feed, "application/rss+xml", fetched, matcher)
+            there = pool.submit(itemize, body, feed, "application/rss+xml", fetched).result()
+            assert there.items == here.items and there.items
+            assert there.matches == tuple(tuple(matcher.match(i)) for i in here.items)
+            assert there.fingerprints == tuple(
+                fingerprint(i.title, i.summary) if m else None
+                for i, m in zip(here.items, there.matches, strict=True)
+            )
+            matched += sum(1 for m in there.matches if m)
+    finally:
+        pool.shutdown()
+    assert matched > 0
+    assert itemize(body, feed, None, fetched).matches == ()  # no matcher given, none here
