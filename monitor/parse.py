@@ -56,12 +56,20 @@ def _parse(body: bytes, url: str, content_type: str | None, *, fast: bool) -> Pa
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return parse_json_feed(body, url)
     if fast:
-        from monitor.fastparse import fast_parse  # it imports this module: not at the top
-
-        parsed = fast_parse(body, url, content_type)
+        parsed = _fast(body, url, content_type)
         if parsed is not None:
             return parsed
     return _feedparser(body, url, content_type)
+
+
+def _fast(body: bytes, url: str, content_type: str | None) -> ParsedFeed | None:
+    try:  # it imports this module, so not at the top
+        from monitor.fastparse import fast_parse
+    except (ImportError, AttributeError):
+        # The fast path reads feedparser's own tables; a feedparser release that moved them
+        # costs speed, never a feed (and fails the equivalence tests' coverage checks).
+        return None
+    return fast_parse(body, url, content_type)
 
 
 def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:

@@ -316,3 +316,18 @@ def documents(draw: st.DrawFn) -> bytes:
 @given(body=documents(), content_type=st.sampled_from(["application/xml", "text/xml", None]))
 def test_generated_documents_agree(body: bytes, content_type: str | None) -> None:
     assert_same(body, content_type)
+
+
+def test_a_feedparser_without_the_tables_the_fast_path_reads_costs_speed_not_feeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path imports feedparser's own namespace table and handler names; if a
+    feedparser release moved them, the import fails and every feed goes to feedparser."""
+    import sys
+
+    body = REAL_FEEDS[0].read_bytes()
+    expected = items(parse_feed_reference(body, URL, "application/rss+xml"))
+    monkeypatch.setitem(sys.modules, "monitor.fastparse", None)  # importing it now fails
+    with pytest.raises(ImportError):
+        import monitor.fastparse  # noqa: F401
+    assert items(parse_feed(body, URL, "application/rss+xml")) == expected
