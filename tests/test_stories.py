@@ -157,3 +157,54 @@ def test_stories_config_is_validated(tmp_path: Path, sqlite_url: str) -> None:
     assert result.exit_code != 0 and "stories.near_threshold" in result.output
     unknown = write_config(tmp_path, db_url=sqlite_url, extra="[stories]\nwindow = 3\n")
     assert "stories.window" in run(unknown, "stories", "list").output
+
+
+def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_keys(
+    db_url: str,
+) -> None:
+    """The database index caps each key at the newest MAX_POSTINGS reports, as the in-memory
+    index does, honours the window, and answers for more keys than one query can carry."""
+    from sqlmodel import Session
+
+    from monitor.cluster.index import MAX_POSTINGS
+    from monitor.store import Store
+    from monitor.store import tables as t
+    from monitor.store.stories import DbStoryIndex, FingerprintCache
+
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    store = Store(db_url)
+    with Session(store.engine) as s:
+        feed = t.Feed(url="https://example.org/feed", name="Outlet")
+        story = t.Story(title="A story", first_seen=base)
+        s.add_all([feed, story])
+        s.flush()
+        assert feed.id is not None and story.id is not None
+
+        def report(n: int, key: str, published: datetime) -> int:
+            item = t.Item(
+                feed_id=feed.id, key=f"k{n}", title=f"Report {n} on {key}",
+                fetched=published, published=published, content_hash=f"{n:064d}",
+            )  # fmt: skip
+            s.add(item)
+            s.flush()
+            assert item.id is not None and story.id is not None
+            s.add(t.StoryKey(key=key, story_id=story.id, item_id=item.id, published=published))
+            return item.id
+
+        common = [
+            report(n, "common", base + timedelta(minutes=n)) for n in range(MAX_POSTINGS + 10)
+        ]
+        rare = [report(1000 + n, f"rare{n}", base + timedelta(hours=1)) for n in range(520)]
+        old = report(5000, "rare0", base - timedelta(days=5))
+        story_id = story.id
+        s.commit()
+    with store.engine.connect() as conn:
+        index = DbStoryIndex(conn, FingerprintCache())
+        found = index.candidates(["common"], base - timedelta(days=1))
+        assert [int(n.item_key) for n in found] == common[-MAX_POSTINGS:]  # newest, oldest first
+        # More keys than SQLite takes in one compound SELECT (500):
+        found = index.candidates([f"rare{n}" for n in range(520)], base - timedelta(days=1))
+        assert sorted(int(n.item_key) for n in found) == rare
+        assert old not in {int(n.item_key) for n in found}  # outside the window
+        assert all(n.story_id == story_id and n.fingerprint.title_set for n in found)
+    store.close()

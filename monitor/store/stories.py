@@ -33,6 +33,7 @@ __all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
 # Items whose facts are kept: about a window's worth of matching reports for a busy setup,
 # at some 7 KB each; a miss costs one read and a fingerprint (half a millisecond).
 _CACHE_SIZE = 20_000
+_LOOKUP_CHUNK = 100  # keys per candidate query
 FIRST_REPORT = "first report"
 
 
@@ -89,9 +90,16 @@ class DbStoryIndex:
         if not band_keys:
             return []
         keys = list(dict.fromkeys(band_keys))
-        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
-        hits = self.conn.execute(_lookup(len(keys)), {**params, "since": since}).all()
-        known = {int(i): self.cache.get(int(i)) for i, _ in hits}
+        hits: list[tuple[int, int]] = []
+        # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
+        # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
+        for at in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[at : at + _LOOKUP_CHUNK]
+            params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
+            rows = self.conn.execute(_lookup(len(chunk)), {**params, "since": since})
+            hits.extend((int(i), int(s)) for i, s in rows)
+        hits = list(dict.fromkeys(hits))
+        known = {i: self.cache.get(i) for i, _ in hits}
         missing = [i for i, k in known.items() if k is None]
         if missing:  # reports this process has not seen: read and fingerprint them once
             for i, canonical, title, summary, published in self.conn.execute(
@@ -102,11 +110,11 @@ class DbStoryIndex:
                 known[int(i)] = fact
         out = []
         for item_id, story_id in hits:
-            k = known[int(item_id)]
+            k = known[item_id]
             if k is not None:  # None only if the item went meanwhile (retention)
                 out.append(
                     Neighbour(
-                        story_id=int(story_id),
+                        story_id=story_id,
                         canonical_url=k.canonical_url,
                         fingerprint=k.fingerprint,
                         published=k.published,
