@@ -1,7 +1,8 @@
 """One poll pass, end to end: the only module that knows the order of the stages.
 
-due feeds (store) → fetch (concurrent, bounded) → parse + normalize (a process pool, off the
-event loop) → match → store (one short transaction per feed). Feeds flow through one at a
+due feeds (store) → fetch (concurrent, bounded) → parse + normalize + match + fingerprint (a
+process pool, off the event loop) → store and place into stories (one short transaction per
+feed). Feeds flow through one at a
 time, so at most a few bodies are held at once. `monitor check` and the daemon call `poll`.
 Per-feed failures are results, recorded on the feed; they never stop the pass.
 """
