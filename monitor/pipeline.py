@@ -2,8 +2,8 @@
 
 due feeds (store) → fetch (concurrent, bounded) → parse + normalize + match + fingerprint (a
 process pool, off the event loop) → store and place into stories (one short transaction per
-feed). Feeds flow through one at a
-time, so at most a few bodies are held at once. `monitor check` and the daemon call `poll`.
+feed). Feeds flow through one at a time, so at most a few bodies are held at once.
+`monitor check` and the daemon call `poll`.
 Per-feed failures are results, recorded on the feed; they never stop the pass.
 """
 
