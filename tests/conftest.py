@@ -95,6 +95,23 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+FEEDPARSER_CORPUS = ROOT / "scripts" / ".cache" / "feedparser-corpus"
+
+
+def feedparser_corpus_files() -> list[Path]:
+    """Every XML file of feedparser's own corpus (fetched by `make test`, never by a test);
+    when it is missing the test fails and says how to get it."""
+    if not (FEEDPARSER_CORPUS / ".complete").exists():
+        pytest.fail(
+            "feedparser's test corpus is missing: run `.venv/bin/python "
+            "scripts/get_feedparser_corpus.py` (or `make test`, which runs it) with network "
+            "access to the Python package index, then run the tests again"
+        )
+    files = sorted(p for p in FEEDPARSER_CORPUS.rglob("*.xml") if p.is_file())
+    assert len(files) > 2000
+    return files
+
+
 def toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 

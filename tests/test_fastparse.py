@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 
 import feedparser
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, feedparser_corpus_files
 from feedparser.urls import _urljoin as feedparser_urljoin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,7 +33,6 @@ from monitor.models import FeedState
 from monitor.normalize import normalize
 from monitor.parse import ParsedFeed, parse_feed, parse_feed_reference
 
-CORPUS = ROOT / "scripts" / ".cache" / "feedparser-corpus"
 URL = "https://news.example.org/world/feed.xml"
 FEED = FeedState(id=1, name="fast", url=URL, language="en")
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
@@ -100,14 +99,7 @@ def test_bench_corpus_is_accepted_entirely(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_feedparser_corpus_agrees_where_accepted(record_property: pytest.RecordProperty) -> None:
-    if not (CORPUS / ".complete").exists():
-        pytest.fail(
-            "feedparser's test corpus is missing: run `.venv/bin/python "
-            "scripts/get_feedparser_corpus.py` (or `make test`, which runs it) with network "
-            "access to the Python package index, then run the tests again"
-        )
-    files = sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
-    assert len(files) > 2000
+    files = feedparser_corpus_files()
     accepted = 0
     for path in files:
         body = path.read_bytes()

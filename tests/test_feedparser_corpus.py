@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, run, write_config
+from conftest import FEEDPARSER_CORPUS as CORPUS
+from conftest import feedparser_corpus_files, run, write_config
 from servers import FeedServer
 
 from monitor.store.engine import make_engine
 
-CORPUS = ROOT / "scripts" / ".cache" / "feedparser-corpus"
 TAG = re.compile(r"<[A-Za-z!/?][^<>]*>")
 
 
@@ -22,14 +22,7 @@ TAG = re.compile(r"<[A-Za-z!/?][^<>]*>")
 def test_feedparser_corpus_end_to_end(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str
 ) -> None:
-    if not (CORPUS / ".complete").exists():
-        pytest.fail(
-            "feedparser's test corpus is missing: run `.venv/bin/python "
-            "scripts/get_feedparser_corpus.py` (or `make test`, which runs it) with network "
-            "access to the Python package index, then run the tests again"
-        )
-    files = sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
-    assert len(files) > 2000
+    files = feedparser_corpus_files()
     feeds = []
     for path in files:
         rel = path.relative_to(CORPUS).as_posix()
