@@ -37,7 +37,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from time import struct_time
@@ -404,19 +404,24 @@ class _Document:
         self.names[tag] = found
         return found
 
+    def elements(
+        self, nodes: Iterable[etree._Element]
+    ) -> Iterator[tuple[etree._Element, str, bool]]:
+        """Each element of `nodes` (comments and processing instructions skipped) with its
+        feedparser name and whether that name has a prefix."""
+        for node in nodes:
+            if isinstance(node.tag, str):
+                yield node, *self.name(node.tag)
+
     # --- feed level
 
     def feed(self, container: etree._Element, entry_tag: str) -> ParsedFeed:
         entries: list[dict[str, Any]] = []
         titles: list[etree._Element] = []
         summaries = descriptions = 0
-        for child in container:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            name, prefixed = self.name(tag)
+        for child, name, prefixed in self.elements(container):
             if name in _ENTRY:
-                if tag != entry_tag:
+                if child.tag != entry_tag:
                     raise _Decline
                 entries.append(self.entry(child))
             elif name in _TITLE:
@@ -443,11 +448,7 @@ class _Document:
         return ParsedFeed(title=title, entries=entries)
 
     def image(self, image: etree._Element) -> None:
-        for el in image.iterdescendants():
-            tag = el.tag
-            if not isinstance(tag, str):
-                continue
-            name, prefixed = self.name(tag)
+        for el, name, prefixed in self.elements(image.iterdescendants()):
             if prefixed or name not in _IMAGE_CHILDREN or len(el):
                 raise _Decline
             if name in _TITLE:
@@ -465,11 +466,7 @@ class _Document:
 
     def below(self, el: etree._Element) -> None:
         """Descendants of an element we do not read: none of them may be one we read."""
-        for sub in el.iterdescendants():
-            tag = sub.tag
-            if not isinstance(tag, str):
-                continue
-            name, prefixed = self.name(tag)
+        for sub, name, prefixed in self.elements(el.iterdescendants()):
             if name in _ROLES or name in _STRUCTURE or name == "source":
                 raise _Decline
             self.other(sub, name, prefixed)
@@ -486,11 +483,7 @@ class _Document:
         contents: list[etree._Element] = []
         has_content = False  # feedparser's hasContent
         link_set = False
-        for child in item:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            name, prefixed = self.name(tag)
+        for child, name, prefixed in self.elements(item):
             if name in _TITLE:
                 _text_attrs(child)
                 if not title_blocked:
