@@ -241,8 +241,8 @@ def main() -> None:
     print(f"corpus: {len(files)} feeds, {size / 1e6:.1f} MB; latency {LATENCY * 1000:.0f} ms")
     print(
         f"ours: concurrency {CONCURRENCY}, per_host {CONCURRENCY}, per_host_spacing_seconds 0 "
-        "(one host; reader has no per-host limits); parse workers: one per core "
-        f"({os.cpu_count()})"
+        "(one host; reader has no per-host limits); parse workers: the default, one per "
+        f"core but one ({max((os.cpu_count() or 1) - 1, 0)}; 0 = a thread)"
     )
     results["ours cold"] = timed(check, env)
     results["ours warm"] = timed(check, env)
