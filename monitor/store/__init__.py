@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,9 +28,8 @@ from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutco
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.stories import FingerprintCache, StoriesMixin, StoryItemRow, StoryRow
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
-
-_T = TypeVar("_T")
 
 __all__ = [
     "DigestRow",
@@ -312,7 +311,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
         if kind != "digest" or not ids:
             return
         sent = sa.select(du.c.update_id).where(du.c.recipient == recipient, du.c.kind == kind)
-        for chunk in _chunks(list(ids), 500):
+        for chunk in chunks(list(ids), 500):
             rows = conn.execute(
                 sa.select(su.c.id).where(su.c.story_id.in_(chunk), su.c.id.not_in(sent))
             ).scalars()
@@ -361,7 +360,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
         detail: list[Any] = []
         alerted: set[int] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 rows.update(
                     (r["id"], r)
                     for r in conn.execute(
@@ -449,7 +448,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
         )
         out: dict[int, list[str]] = defaultdict(list)
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(story_ids), 500):
+            for chunk in chunks(list(story_ids), 500):
                 rows = conn.execute(
                     sa.select(
                         su.c.story_id, su.c.reason, du.c.digest_id, dg.c.status, ds.c.digest_id
@@ -779,11 +778,6 @@ def _utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
-
-
-def _chunks(values: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from monitor.cluster import Clusterer, ClusterSettings, Fingerprint, Neighbour, 
 from monitor.cluster import index_keys as cluster_index_keys
 from monitor.cluster.index import MAX_POSTINGS
 from monitor.store import tables as t
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
 if TYPE_CHECKING:
@@ -93,8 +94,7 @@ class DbStoryIndex:
         hits: list[tuple[int, int]] = []
         # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
         # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
-        for at in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[at : at + _LOOKUP_CHUNK]
+        for chunk in chunks(keys, _LOOKUP_CHUNK):
             params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
             rows = self.conn.execute(_lookup(len(chunk)), {**params, "since": since})
             hits.extend((int(i), int(s)) for i, s in rows)

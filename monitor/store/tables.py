@@ -1,4 +1,5 @@
-"""The database schema: SQLModel tables. Rows of these classes never leave `monitor.store`.
+"""The database schema: SQLModel tables, and the small helpers every store module uses
+(`table_of`, `chunks`). Rows of these classes never leave `monitor.store`.
 
 Identity and idempotence are enforced by unique indexes (feed+key for items, recipient+story
 for delivered stories), never by check-then-insert. All datetimes are stored as UTC.
@@ -6,12 +7,15 @@ for delivered stories), never by check-then-insert. All datetimes are stored as 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+_T = TypeVar("_T")
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -33,6 +37,12 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def chunks(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """`values` in slices of at most `size`, for statements with a bound on their parameters."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def table_of(model: type[Any]) -> sa.Table:
