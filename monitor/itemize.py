@@ -71,7 +71,7 @@ def itemize(
         return Itemized(error_kind=exc.kind, error=exc.message)
     items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
     canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
-    matcher = matcher or _worker_matcher
+    matcher = matcher if matcher is not None else _worker_matcher
     if matcher is None:
         return Itemized(items=items, canonical_urls=canonical)
     from monitor.cluster import fingerprint

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import logging
 import os
 import socket
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor import sources
-from monitor.canonical import canonical_url
 from monitor.fetch import Limiter, fetch_one, make_client
 from monitor.itemize import PARSING_MODULES, Itemized, init_worker, itemize
 from monitor.match import Matcher, RuleBook
@@ -261,17 +259,13 @@ class _Pass:
             return
         if itemized is None:
             self.not_modified += 1
-        items = itemized.items if itemized else ()
+        # None: unchanged, nothing to store. The pool worked out each item's canonical URL,
+        # its matches and, for a matching item, its story fingerprint.
         found = itemized or Itemized()
-        if len(found.canonical_urls) != len(items):
-            urls = tuple(canonical_url(i.url) if i.url else None for i in items)
-            found = replace(found, canonical_urls=urls)
-        if len(found.matches) != len(items):  # itemized without a matcher
-            found = replace(found, matches=tuple(tuple(self.matcher.match(i)) for i in items))
         decided = [
-            NewItem(i, url, matches, fp)
-            for i, url, matches, fp in itertools.zip_longest(
-                items, found.canonical_urls, found.matches, found.fingerprints
+            NewItem(item, url, matches, fp)
+            for item, url, matches, fp in zip(
+                found.items, found.canonical_urls, found.matches, found.fingerprints, strict=True
             )
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
