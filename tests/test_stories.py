@@ -169,7 +169,7 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
     from monitor.cluster.index import MAX_POSTINGS
     from monitor.store import Store
     from monitor.store import tables as t
-    from monitor.store.stories import DbStoryIndex, FingerprintCache
+    from monitor.store.stories import DbStoryIndex, NeighbourCache
 
     base = datetime(2026, 11, 1, tzinfo=UTC)
     store = Store(db_url)
@@ -199,7 +199,7 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
         story_id = story.id
         s.commit()
     with store.engine.connect() as conn:
-        index = DbStoryIndex(conn, FingerprintCache())
+        index = DbStoryIndex(conn, NeighbourCache())
         found = index.candidates(["common"], base - timedelta(days=1))
         assert [int(n.item_key) for n in found] == common[-MAX_POSTINGS:]  # newest, oldest first
         # More keys than SQLite takes in one compound SELECT (500):

@@ -27,7 +27,7 @@ from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.retention import RetentionMixin
-from monitor.store.stories import FingerprintCache, StoriesMixin, StoryItemRow, StoryRow
+from monitor.store.stories import NeighbourCache, StoriesMixin, StoryItemRow, StoryRow
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
@@ -84,7 +84,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
     ) -> None:
         self.url = url
         self.cluster_settings = cluster_settings or ClusterSettings()
-        self._fingerprints = FingerprintCache()
+        self._neighbours = NeighbourCache()
         self.engine: Engine = make_engine(url)
         if check:
             check_schema(self.engine)
@@ -123,7 +123,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             with self.engine.begin() as conn:
                 return self._add_items(conn, new)
         except BaseException:
-            self._fingerprints.clear()  # it may hold items of the rolled-back transaction
+            self._neighbours.clear()  # it may hold items of the rolled-back transaction
             raise
 
     def _add_items(self, conn: sa.Connection, new: Sequence[NewItem]) -> list[NewItem]:

@@ -14,7 +14,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -38,43 +39,46 @@ _LOOKUP_CHUNK = 100  # keys per candidate query
 FIRST_REPORT = "first report"
 
 
-class Known(NamedTuple):
-    """What the story index needs of a stored item that never changes."""
+class NeighbourCache:
+    """Stored items as the story index hands them to `decide`, by item id, least recent
+    dropped. An item, its story and its fingerprint never change once stored.
 
-    fingerprint: Fingerprint
-    canonical_url: str
-    published: datetime
-
-    @classmethod
-    def of(cls, fp: Fingerprint, canonical_url: str, published: datetime) -> Known:
-        """Kept without what only looking an item up needs (shingles, MinHash signature,
-        index keys): a neighbour is compared, never looked up, and those are half its size."""
-        return cls(
-            replace(fp, shingles=frozenset(), signature=(), band_keys=()), canonical_url, published
-        )
-
-
-class FingerprintCache:
-    """`Known` facts of stored items by item id (items are immutable), least recent dropped.
-
-    Cleared when a transaction that added to it rolls back: SQLite may hand a rolled-back
-    item's id to the next item.
+    Each entry is kept with its sort key (publication time, id) and without what only
+    looking an item up needs (shingles, MinHash signature, index keys): a neighbour is
+    compared, never looked up, and those are half its size. Cleared when a transaction
+    that added to it rolls back: SQLite may hand a rolled-back item's id to the next item.
     """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.size = size
-        self._data: OrderedDict[int, Known] = OrderedDict()
+        self._data: OrderedDict[int, tuple[Neighbour, tuple[datetime, int]]] = OrderedDict()
 
-    def put(self, item_id: int, known: Known) -> None:
-        self._data[item_id] = known
+    def put(
+        self,
+        item_id: int,
+        story_id: int,
+        fp: Fingerprint,
+        canonical_url: str,
+        published: datetime,
+    ) -> tuple[Neighbour, tuple[datetime, int]]:
+        slim = replace(fp, shingles=frozenset(), signature=(), band_keys=())
+        entry = (
+            Neighbour(story_id, canonical_url, slim, published, str(item_id)),
+            (
+                published,
+                item_id,
+            ),
+        )
+        self._data[item_id] = entry
         if len(self._data) > self.size:
             self._data.popitem(last=False)
+        return entry
 
-    def get(self, item_id: int) -> Known | None:
-        known = self._data.get(item_id)
-        if known is not None:
+    def get(self, item_id: int) -> tuple[Neighbour, tuple[datetime, int]] | None:
+        entry = self._data.get(item_id)
+        if entry is not None:
             self._data.move_to_end(item_id)
-        return known
+        return entry
 
     def clear(self) -> None:
         self._data.clear()
@@ -83,45 +87,40 @@ class FingerprintCache:
 class DbStoryIndex:
     """The story index on one open connection (inside the caller's transaction)."""
 
-    def __init__(self, conn: sa.Connection, cache: FingerprintCache) -> None:
+    def __init__(self, conn: sa.Connection, cache: NeighbourCache) -> None:
         self.conn = conn
         self.cache = cache
+        bind = t.UTCDateTime().bind_processor(conn.dialect)
+        self._db_time = bind or (lambda value: value)
 
     def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
         if not band_keys:
             return []
         keys = list(dict.fromkeys(band_keys))
-        hits: list[tuple[int, int]] = []
+        hits: dict[int, int] = {}  # item id → story id
         # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
         # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
         for chunk in chunks(keys, _LOOKUP_CHUNK):
             params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
-            rows = self.conn.execute(_lookup(len(chunk)), {**params, "since": since})
-            hits.extend((int(i), int(s)) for i, s in rows)
-        hits = list(dict.fromkeys(hits))
-        known = {i: self.cache.get(i) for i, _ in hits}
-        missing = [i for i, k in known.items() if k is None]
+            params["since"] = since
+            hits.update((i, s) for i, s in self.conn.execute(_lookup(len(chunk)), params))
+        entries = []
+        missing = []
+        for item_id in hits:
+            entry = self.cache.get(item_id)
+            if entry is None:
+                missing.append(item_id)
+            else:
+                entries.append(entry)
         if missing:  # reports this process has not seen: read and fingerprint them once
             for i, canonical, title, summary, published in self.conn.execute(
                 _ITEM_FACTS, {"ids": missing}
             ):
-                fact = Known.of(fingerprint(title, summary or ""), canonical or "", published)
-                self.cache.put(int(i), fact)
-                known[int(i)] = fact
-        out = []
-        for item_id, story_id in hits:
-            k = known[item_id]
-            if k is not None:  # None only if the item went meanwhile (retention)
-                out.append(
-                    Neighbour(
-                        story_id=story_id,
-                        canonical_url=k.canonical_url,
-                        fingerprint=k.fingerprint,
-                        published=k.published,
-                        item_key=str(item_id),
-                    )
-                )
-        return sorted(out, key=lambda n: (n.published, int(n.item_key)))
+                fp = fingerprint(title, summary or "")
+                entries.append(self.cache.put(i, hits[i], fp, canonical or "", published))
+            # an item missing still went meanwhile (retention): it is simply not a neighbour
+        entries.sort(key=itemgetter(1))
+        return [n for n, _ in entries]
 
     def add(
         self,
@@ -131,15 +130,24 @@ class DbStoryIndex:
         fingerprint: Fingerprint,
         published: datetime,
     ) -> None:
-        keys = cluster_index_keys(canonical_url, fingerprint)
+        item_id = int(item_key)
+        # Plain rows of values already in the database's form: about fifty rows a report,
+        # and converting the same time for each of them cost more than writing them.
+        when = self._db_time(published)
         self.conn.execute(
-            sa.insert(_table(t.StoryKey)),
+            _INSERT_KEY,
             [
-                {"key": k, "story_id": story_id, "item_id": int(item_key), "published": published}
-                for k in keys
+                {"key": k, "story_id": story_id, "item_id": item_id, "published": when}
+                for k in cluster_index_keys(canonical_url, fingerprint)
             ],
         )
-        self.cache.put(int(item_key), Known.of(fingerprint, canonical_url, published))
+        self.cache.put(item_id, story_id, fingerprint, canonical_url, published)
+
+
+_INSERT_KEY = sa.text(
+    "INSERT INTO story_key (key, story_id, item_id, published)"
+    " VALUES (:key, :story_id, :item_id, :published)"
+)
 
 
 @functools.cache
@@ -181,6 +189,19 @@ _ITEM_FACTS = (
 )
 
 
+# Statements run for every matching report, built once (building them cost more than running).
+_STORIES, _ITEMS = _table(t.Story), _table(t.Item)
+_NEW_STORY = sa.insert(_STORIES).returning(_STORIES.c.id)
+_ALERT_STORY = (
+    sa.update(_STORIES).where(_STORIES.c.id == sa.bindparam("story")).values(severity="alert")
+)
+_JOIN_STORY = (
+    sa.update(_ITEMS)
+    .where(_ITEMS.c.id == sa.bindparam("item"))
+    .values(story_id=sa.bindparam("story"), story_reason=sa.bindparam("reason"))
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StoryRow:
     """A story as `monitor stories list` shows it."""
@@ -209,7 +230,7 @@ class StoryItemRow:
 class StoriesMixin:
     engine: Engine
     cluster_settings: ClusterSettings
-    _fingerprints: FingerprintCache
+    _neighbours: NeighbourCache
 
     def _insert(self, table: sa.Table) -> Any:  # provided by Store
         raise NotImplementedError
@@ -217,7 +238,7 @@ class StoriesMixin:
     def _clusterer(self, conn: sa.Connection, current: list[NewItem]) -> Clusterer:
         """A clusterer on this transaction; new stories are created from `current[0]`."""
         return Clusterer(
-            DbStoryIndex(conn, self._fingerprints),
+            DbStoryIndex(conn, self._neighbours),
             self.cluster_settings,
             allocate=lambda: self._new_story(conn, current[0]),
         )
@@ -225,19 +246,14 @@ class StoriesMixin:
     def _new_story(self, conn: sa.Connection, n: NewItem) -> int:
         it = n.item
         severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
-        return int(
-            conn.execute(
-                sa.insert(_table(t.Story))
-                .values(
-                    title=it.title,
-                    url=it.url,
-                    first_seen=it.fetched,
-                    published=it.published,
-                    severity=severity,
-                )
-                .returning(_table(t.Story).c.id)
-            ).scalar_one()
-        )
+        values = {
+            "title": it.title,
+            "url": it.url,
+            "first_seen": it.fetched,
+            "published": it.published,
+            "severity": severity,
+        }
+        return int(conn.execute(_NEW_STORY, values).scalar_one())
 
     def _assign_story(
         self, conn: sa.Connection, clusterer: Clusterer, current: list[NewItem], item_id: int
@@ -249,16 +265,11 @@ class StoriesMixin:
             str(item_id), it.url, it.title, it.summary, it.published or it.fetched, n.fingerprint
         )
         assert decision.story_id is not None
-        stories, items = _table(t.Story), _table(t.Item)
         if not decision.new and any(m.severity == "alert" for m in n.matches):
-            conn.execute(
-                sa.update(stories).where(stories.c.id == decision.story_id).values(severity="alert")
-            )
+            conn.execute(_ALERT_STORY, {"story": decision.story_id})
         reason = FIRST_REPORT if decision.new else decision.reason
         conn.execute(
-            sa.update(items)
-            .where(items.c.id == item_id)
-            .values(story_id=decision.story_id, story_reason=reason[:500])
+            _JOIN_STORY, {"item": item_id, "story": decision.story_id, "reason": reason[:500]}
         )
         if decision.update:
             conn.execute(
