@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -19,8 +20,11 @@ from monitor.cluster import (
     decide,
     facts_of,
     fingerprint,
+    index_keys,
     is_update,
 )
+from monitor.cluster.decide import TIED
+from monitor.cluster.index import tie
 from monitor.cluster.text import strip_boilerplate, tokens
 
 T0 = datetime(2025, 10, 12, 6, 0, tzinfo=UTC)
@@ -185,6 +189,37 @@ def test_best_story_wins_and_order_does_not_matter() -> None:
     )
     assert decide(c, [close, far], SETTINGS) == decide(c, [far, close], SETTINGS)
     assert decide(c, [close, far], SETTINGS).story_id == 9
+
+
+def test_a_neighbour_tied_by_one_weak_key_is_not_scored_alone() -> None:
+    wire = neighbour(5, "https://a.example/1", CEASEFIRE, CEASEFIRE_LEAD, 0)
+    wire = replace(wire, item_key="w")
+    c = candidate("https://b.example/1", "Pakistan, Afghanistan extend ceasefire", "", 1)
+    pairwise = ClusterSettings(events=False)  # the event rule would join these too
+    assert "title similarity" in decide(c, [wire], pairwise).reason  # close on its own
+    assert decide(c, [wire], pairwise, {"w": TIED}).story_id == 5
+    # Found under one LSH band or event key only: not compared pair by pair.
+    assert decide(c, [wire], pairwise, {"w": tie("b1234")}).story_id is None
+    # ... unless it is the same outlet article, re-headlined, which is looked at anyway.
+    same_page = replace(wire, canonical_url="https://www.dawn.com/news/1949071/old-headline")
+    c_page = replace(c, canonical_url="https://www.dawn.com/news/1949071/new-headline")
+    article = ClusterSettings(events=False, same_article_threshold=0.2)
+    d = decide(c_page, [same_page], article, {"w": 1})
+    assert d.story_id == 5 and "same article" in d.reason
+
+
+def test_index_weighs_what_ties_each_neighbour() -> None:
+    index = MemoryStoryIndex()
+    fp = fingerprint(CEASEFIRE, CEASEFIRE_LEAD)
+    index.add(1, "one", "https://a.example/1", fp, T0)
+    keys = index_keys("https://a.example/1", fp)
+    weak = [k for k in keys if tie(k) == 1]
+    strong = [k for k in keys if tie(k) == 2]
+    assert weak and strong and {k[0] for k in weak} <= set("bks")
+    since = T0 - timedelta(hours=1)
+    assert index.candidates(weak[:1], since).shared == {"one": 1}
+    assert index.candidates([*weak[:2], strong[0]], since).shared == {"one": 4}
+    assert index.candidates(["p-unknown"], since) == ([], {})
 
 
 @settings(max_examples=200, deadline=None)

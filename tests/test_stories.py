@@ -200,10 +200,10 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
         s.commit()
     with store.engine.connect() as conn:
         index = DbStoryIndex(conn, NeighbourCache())
-        found = index.candidates(["common"], base - timedelta(days=1))
+        found, _ = index.candidates(["common"], base - timedelta(days=1))
         assert [int(n.item_key) for n in found] == common[-MAX_POSTINGS:]  # newest, oldest first
         # More keys than SQLite takes in one compound SELECT (500):
-        found = index.candidates([f"rare{n}" for n in range(520)], base - timedelta(days=1))
+        found, _ = index.candidates([f"rare{n}" for n in range(520)], base - timedelta(days=1))
         assert sorted(int(n.item_key) for n in found) == rare
         assert old not in {int(n.item_key) for n in found}  # outside the window
         assert all(n.story_id == story_id and n.fingerprint.title_set for n in found)

@@ -14,7 +14,14 @@ from monitor.cluster.decide import (
     similarity,
 )
 from monitor.cluster.fingerprint import Fingerprint, fingerprint, url_key
-from monitor.cluster.index import Clusterer, MemoryStoryIndex, StoryIndex, counter, index_keys
+from monitor.cluster.index import (
+    Clusterer,
+    Found,
+    MemoryStoryIndex,
+    StoryIndex,
+    counter,
+    index_keys,
+)
 from monitor.cluster.updates import StoryFacts, facts_of, is_update, merge_facts
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "Clusterer",
     "Decision",
     "Fingerprint",
+    "Found",
     "MemoryStoryIndex",
     "Neighbour",
     "StoryFacts",

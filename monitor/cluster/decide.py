@@ -9,9 +9,10 @@ merge only shows one event twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from monitor.canonical import article_id
 from monitor.cluster.fingerprint import Fingerprint
@@ -131,13 +132,20 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
     return score, what
 
 
+TIED = 2  # how tied to the candidate a neighbour must be to be scored alone (index.tie)
+_NEIGHBOUR_ORDER = attrgetter("story_id", "published", "item_key")
+
+
 def _threshold(gap_hours: float, settings: ClusterSettings) -> float:
     late = max(0.0, gap_hours - settings.grace_hours)
     return settings.near_threshold + settings.decay_per_day * late / 24.0
 
 
 def decide(
-    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    settings: ClusterSettings,
+    shared: Mapping[str, int] | None = None,
 ) -> Decision:
     """Place `candidate`: the story of its best-matching neighbour, or a new story.
 
@@ -145,12 +153,20 @@ def decide(
     Otherwise each neighbour within the window scores its similarity against a threshold
     that rises with the time gap; the story whose neighbour clears it by the widest margin
     wins. Ties go to the lower story id, so the outcome does not depend on index order.
+
+    `shared` says, by item key, how much the index keys a neighbour was found under tie it
+    to the candidate (`monitor.cluster.index.tie`). A neighbour found under one weak key
+    only (one LSH band, an event kind or a speaker) is not scored pair by pair: that is
+    what unrelated reports of a busy day have in common, it is most neighbours, and it
+    changed no decision on the recorded feeds or the labelled stories. Such a neighbour
+    still counts for the story rule and the event rule below, which look at a story's
+    reports together.
     """
     fp = candidate.fingerprint
     cand_article = article_id(candidate.canonical_url) if candidate.canonical_url else None
     best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
     has_text = bool(fp.title_tokens or fp.lead_tokens)
-    for n in sorted(neighbours, key=lambda x: (x.story_id, x.published, x.item_key)):
+    for n in sorted(neighbours, key=_NEIGHBOUR_ORDER):
         gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
         if gap > settings.window_hours:
             continue
@@ -160,15 +176,17 @@ def decide(
             return Decision(
                 n.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
             )
-        score = _scores(fp, n.fingerprint, settings)[0]
-        threshold = _threshold(gap, settings)
         same_article = settings.same_article_threshold is not None and (
             cand_article is not None and cand_article == article_id(n.canonical_url)
         )
+        if not same_article and shared is not None and shared.get(n.item_key, TIED) < TIED:
+            continue  # found under one weak key only: see the docstring
+        threshold = _threshold(gap, settings)
         if same_article and settings.same_article_threshold is not None:
             # A developing story re-headlined under the same article id: the id says
             # "same page", the words must still say "same event" (live pages change topic).
             threshold = min(threshold, settings.same_article_threshold)
+        score = _scores(fp, n.fingerprint, settings)[0]
         margin = score - threshold
         if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
             # The reason in words only for a new best: most pairs compared never join.

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from monitor.canonical import article_id, canonical_url
 from monitor.cluster.decide import Candidate, ClusterSettings, Decision, Neighbour, decide
@@ -24,10 +24,12 @@ from monitor.cluster.updates import facts_of, is_update, merge_facts
 
 __all__ = [
     "Clusterer",
+    "Found",
     "MemoryStoryIndex",
     "StoryIndex",
     "counter",
     "index_keys",
+    "tie",
 ]
 
 
@@ -36,6 +38,17 @@ MAX_POSTINGS = 50  # newest items looked at per key (the database index caps the
 
 def _article_key(article: str) -> str:
     return "a" + hashlib.blake2b(article.encode(), digest_size=6, person=b"fm-key").hexdigest()
+
+
+# Keys that unrelated reports of a busy day often share: an LSH band (one common word can
+# be the minimum of both its rows), an event kind or a speaker (every report of the kind).
+_WEAK_KINDS = frozenset("bks")
+
+
+def tie(key: str) -> int:
+    """How much sharing `key` ties two reports: 1 for a weak key (see _WEAK_KINDS), 2 for
+    a title word pair, the same text, URL or article."""
+    return 1 if key[0] in _WEAK_KINDS else 2
 
 
 def index_keys(canonical: str, fp: Fingerprint) -> list[str]:
@@ -54,10 +67,18 @@ def index_keys(canonical: str, fp: Fingerprint) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+class Found(NamedTuple):
+    """What a lookup found: the neighbours (oldest first), and by item key how much the keys
+    each was found under tie it to the report looked up (the sum of their `tie`s)."""
+
+    neighbours: list[Neighbour]
+    shared: dict[str, int]
+
+
 class StoryIndex(Protocol):
     """Recent items of stories, looked up by key."""
 
-    def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
+    def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         """Items posted under any of `band_keys`, published at or after `since`."""
         ...
 
@@ -95,16 +116,18 @@ class MemoryStoryIndex:
     def key_count(self) -> int:
         return len(self._postings)
 
-    def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
+    def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         seen: dict[int, Neighbour] = {}
-        for key in band_keys:
+        shared: dict[str, int] = {}
+        for key in dict.fromkeys(band_keys):
             # Newest first, at most max_postings a key: event and speaker keys are shared
             # by every report of a kind in the window; the cap keeps the cost per item flat.
             posting = self._postings.get(key, {})
             for seq, n in itertools.islice(reversed(posting.items()), self.max_postings):
                 if n.published >= since:
                     seen[seq] = n
-        return [seen[s] for s in sorted(seen)]
+                    shared[n.item_key] = shared.get(n.item_key, 0) + tie(key)
+        return Found([seen[s] for s in sorted(seen)], shared)
 
     def add(
         self,
@@ -176,8 +199,8 @@ class Clusterer:
         canon = canonical_url(url) if url else ""
         fp = fp or fingerprint(title, summary)
         window = timedelta(hours=self.settings.window_hours)
-        neighbours = self.index.candidates(index_keys(canon, fp), when - window)
-        decision = decide(Candidate(canon, fp, when), neighbours, self.settings)
+        neighbours, shared = self.index.candidates(index_keys(canon, fp), when - window)
+        decision = decide(Candidate(canon, fp, when), neighbours, self.settings, shared)
         if decision.story_id is None:
             decision = replace(decision, story_id=self.allocate(), new=True)
         elif self.settings.updates:

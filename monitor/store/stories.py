@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.cluster import Clusterer, ClusterSettings, Fingerprint, Neighbour, fingerprint
+from monitor.cluster import (
+    Clusterer,
+    ClusterSettings,
+    Fingerprint,
+    Found,
+    Neighbour,
+    fingerprint,
+)
 from monitor.cluster import index_keys as cluster_index_keys
-from monitor.cluster.index import MAX_POSTINGS
+from monitor.cluster.index import MAX_POSTINGS, tie
 from monitor.store import tables as t
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
@@ -93,17 +100,21 @@ class DbStoryIndex:
         bind = t.UTCDateTime().bind_processor(conn.dialect)
         self._db_time = bind or (lambda value: value)
 
-    def candidates(self, band_keys: Sequence[str], since: datetime) -> list[Neighbour]:
+    def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         if not band_keys:
-            return []
+            return Found([], {})
         keys = list(dict.fromkeys(band_keys))
         hits: dict[int, int] = {}  # item id → story id
+        found_under: dict[str, int] = {}  # item key → how tied (cluster.index.tie)
         # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
         # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
         for chunk in chunks(keys, _LOOKUP_CHUNK):
             params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
             params["since"] = since
-            hits.update((i, s) for i, s in self.conn.execute(_lookup(len(chunk)), params))
+            for item_id, story_id, key in self.conn.execute(_lookup(len(chunk)), params):
+                hits[item_id] = story_id
+                item_key = str(item_id)
+                found_under[item_key] = found_under.get(item_key, 0) + tie(key)
         entries = []
         missing = []
         for item_id in hits:
@@ -120,7 +131,7 @@ class DbStoryIndex:
                 entries.append(self.cache.put(i, hits[i], fp, canonical or "", published))
             # an item missing still went meanwhile (retention): it is simply not a neighbour
         entries.sort(key=itemgetter(1))
-        return [n for n, _ in entries]
+        return Found([n for n, _ in entries], found_under)
 
     def add(
         self,
@@ -152,18 +163,19 @@ _INSERT_KEY = sa.text(
 
 @functools.cache
 def _lookup(keys: int) -> sa.TextClause:
-    """(item id, story id) of the newest MAX_POSTINGS rows of each of `keys` keys, as the
+    """(item id, story id, key) of the newest MAX_POSTINGS rows of each of `keys` keys, as the
     in-memory index caps them.
 
     Each arm is a short backward walk of the (key, published, item_id) index, so a key that
     thousands of reports share (boilerplate, a burst on one story) costs no more than a rare
-    one; the UNION makes it one round trip and drops items found under several keys. Plain
-    SQL built once per key count: it runs for every new matching item, and building the
-    same statement from SQLAlchemy constructs each time cost far more than running it.
+    one; the UNION ALL makes it one round trip, and brings an item back once for each key
+    it shares (decide weighs them). Plain SQL built once per key count: it runs for every
+    new matching item, and building the same statement from SQLAlchemy constructs each time
+    cost far more than running it.
     What an item's row says besides its story never changes, so that comes from the cache.
     """
-    arms = " UNION ".join(
-        f"SELECT * FROM (SELECT item_id, story_id FROM story_key"
+    arms = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT item_id, story_id, key FROM story_key"
         f" WHERE key = :k{i} AND published >= :since"
         f" ORDER BY published DESC, item_id DESC LIMIT {MAX_POSTINGS}) AS a{i}"
         for i in range(keys)
