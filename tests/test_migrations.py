@@ -12,6 +12,7 @@ from alembic import command
 from monitor.errors import SchemaBehindError
 from monitor.store import Store
 from monitor.store.engine import (
+    WAL_CHECKPOINT_PAGES,
     alembic_config,
     current_revision,
     head_revision,
@@ -69,3 +70,20 @@ def test_init_writes_a_working_starter(tmp_path: Path) -> None:
 def test_scanned_head_is_alembics_head() -> None:
     # The start-up schema check reads the head from the scripts' revision lines; it must agree.
     assert scanned_head() == head_revision()
+
+
+def test_sqlite_connections_are_tuned_for_one_writer(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'tuned.db'}")
+    with engine.connect() as conn:
+        pragma = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "wal_autocheckpoint", "foreign_keys")
+        }
+    engine.dispose()
+    # synchronous 1 = NORMAL: with WAL, a power cut may lose the last commits, never the file
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "wal_autocheckpoint": WAL_CHECKPOINT_PAGES,
+        "foreign_keys": 1,
+    }

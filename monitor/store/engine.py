@@ -19,6 +19,7 @@ from monitor.errors import DatabaseError, SchemaBehindError
 # alembic/ sits at the top of the project, beside monitor/ (the project is installed editable).
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 SQLITE_BUSY_TIMEOUT_S = 30
+WAL_CHECKPOINT_PAGES = 10_000
 MIGRATION_LOCK = 0x46524D31  # an advisory-lock key of our own ("FRM1")
 
 
@@ -45,6 +46,10 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Copy the WAL back into the database every 10,000 pages (40 MB) rather than SQLite's
+    # 1,000: a pass rewrites the same index pages over and over, and each checkpoint
+    # copies them again and waits for the disk. A cold pass spent a fifth of its time there.
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cur.close()
 
 
