@@ -45,11 +45,17 @@ class FeedServer:
         self.hits: dict[str, int] = defaultdict(int)
         self.aborted: dict[str, bool] = defaultdict(bool)  # the client hung up mid-stream
         self.sent: dict[str, int] = defaultdict(int)  # bytes of streamed bodies written
+        self.connections = 0  # TCP connections accepted
         self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with server.lock:
+                    server.connections += 1
 
             def do_GET(self) -> None:
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})

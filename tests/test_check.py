@@ -165,6 +165,29 @@ def test_schedule_and_conditional_get(
     assert "frontiermonitor" in feed_server.requests[0].headers["user-agent"].lower()
 
 
+def test_not_modified_answers_keep_the_connection(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feeds = [
+        (
+            f"E{n}",
+            feed_server.route(
+                f"/etag{n}.xml",
+                Response(200, RELEVANT, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}),
+                Response(304, b"", {"ETag": '"v1"'}),
+            ),
+        )
+        for n in range(6)
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    assert "feeds polled: 6" in run(config, "check").output
+    before = feed_server.connections
+    assert "not modified: 6" in run(config, "check", "--all").output
+    # One client per pass, at most two requests at a time to this host: two connections,
+    # each reused after a 304 rather than one connection per feed.
+    assert feed_server.connections - before <= 2
+
+
 def test_rules_explain_a_stored_item(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str
 ) -> None:
