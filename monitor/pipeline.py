@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 # Below this many feeds in a pass, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 8
-OUTCOME_BATCH = 50  # fetch outcomes saved in one transaction
 
 
 def poll(
@@ -187,9 +186,6 @@ class _Pass:
     polled: int = 0
     new_items: int = 0
     not_modified: int = 0
-    # Feeds' fetch outcomes not yet saved: written in batches, since a transaction of its
-    # own for each of hundreds of unchanged feeds was most of a warm pass.
-    outcomes: list[tuple[int, FetchOutcome]] = field(default_factory=list)
 
     async def all(self, feeds: list[FeedState]) -> None:
         cfg = self.settings.fetch
@@ -207,10 +203,7 @@ class _Pass:
                     itemized, body_hash = await self._itemize(result, pool)
                     self._store(result, itemized, body_hash, intervals.get(feed.id))
 
-            try:
-                await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
-            finally:
-                self._flush_outcomes()
+            await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
 
     async def _until_stopped(self, work: asyncio.Future[list[None]]) -> None:
         """Wait for the pass; when `stop` is set, abandon what is in flight (it stays due)."""
@@ -261,7 +254,8 @@ class _Pass:
             log.warning("feed failed", extra={"feed": feed.name, "url": feed.url, "error": message})
             kind = itemized.error_kind or "error"
             self.failures.append(FeedFailure(feed.name, feed.url, message, kind))
-            self._record(feed.id, self._failure(result, message, interval))
+            if not self.dry_run:
+                self.store.record_fetch(feed.id, self._failure(result, message, interval))
             return
         if itemized is None:
             self.not_modified += 1
@@ -285,7 +279,7 @@ class _Pass:
         )
         if self.dry_run:
             return
-        self._record(
+        self.store.record_fetch(
             feed.id,
             FetchOutcome(
                 checked=now,
@@ -297,27 +291,10 @@ class _Pass:
             ),
         )
         if result.final_url and result.final_url != feed.url:
-            self._flush_outcomes()  # a move may disable the feed and say why: that comes last
             notice = self.store.move_feed(feed.id, result.final_url, now)
             if notice:
                 log.warning("%s", notice)
                 self.notices.append(notice)
-
-    def _record(self, feed_id: int, outcome: FetchOutcome) -> None:
-        """Save this fetch's outcome on its feed, with the next few (never on a dry run).
-
-        Not saved yet when the process dies: the feed is due again and fetched again, its
-        items already stored are recognised, so nothing is lost or doubled.
-        """
-        if self.dry_run:
-            return
-        self.outcomes.append((feed_id, outcome))
-        if len(self.outcomes) >= OUTCOME_BATCH:
-            self._flush_outcomes()
-
-    def _flush_outcomes(self) -> None:
-        outcomes, self.outcomes = self.outcomes, []
-        self.store.record_fetches(outcomes)
 
     def _failure(self, result: FetchResult, message: str, interval: float) -> FetchOutcome:
         feed, cfg = result.feed, self.settings.fetch

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from conftest import DATA, ROOT, rss, run, write_config
 from servers import FeedServer, Response
 
-from monitor.pipeline import OUTCOME_BATCH
 from monitor.store import Store
 from monitor.store.engine import make_engine
 
@@ -102,34 +101,6 @@ def test_broken_feeds_never_stop_the_pass(
     assert health["good"].error_streak == 0 and health["good"].last_success is not None
     listing = run(config, "feeds", "list")
     assert "failing since" in listing.output
-
-
-def test_every_feed_of_a_large_pass_has_its_outcome_saved(
-    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
-) -> None:
-    # More feeds than one batch of saved outcomes, failures among them.
-    feeds = [
-        (
-            f"f{n}",
-            feed_server.url(f"/gone{n}.xml")
-            if n % 10 == 0
-            else feed_server.feed(f"/f{n}.xml", rss((f"i{n}", f"Item {n}", "Text."))),
-        )
-        for n in range(2 * OUTCOME_BATCH + 7)
-    ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0, result.output
-    with Store(sqlite_url) as store:
-        health = {h.name: h for h in store.feed_health()}
-    assert len(health) == len(feeds)
-    for name, h in health.items():
-        if int(name[1:]) % 10 == 0:
-            assert h.error_streak == 1 and h.last_error and "404" in h.last_error, name
-        else:
-            assert h.error_streak == 0 and h.last_success is not None, name
-    # ... and saved means due again only after the interval: a second pass fetches nothing.
-    assert "feeds polled: 0" in run(config, "check").output
 
 
 def test_dry_run_stores_nothing_and_feed_option_limits(

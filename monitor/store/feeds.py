@@ -151,15 +151,35 @@ class FeedsMixin:
 
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
-        self.record_fetches([(feed_id, outcome)])
-
-    def record_fetches(self, outcomes: Sequence[tuple[int, FetchOutcome]]) -> None:
-        """`record_fetch` for several feeds, in one transaction (a pass records hundreds)."""
-        if not outcomes:
-            return
+        # One UPDATE, not an ORM load and flush: this runs for every feed of every pass.
+        table = _table(t.Feed)
+        values: dict[str, Any] = {
+            "last_checked": outcome.checked,
+            "next_check": outcome.next_check,
+            "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
+            "lease_owner": None,  # the pass is done with this feed
+            "lease_until": None,
+        }
+        if outcome.ok:
+            values.update(
+                error_streak=0, last_error=None, failing_since=None, last_success=outcome.checked
+            )
+            if outcome.etag is not None:
+                values["etag"] = outcome.etag
+            if outcome.last_modified:
+                values["last_modified"] = outcome.last_modified
+            if outcome.body_hash:
+                values["body_hash"] = outcome.body_hash
+        else:
+            values.update(
+                error_streak=table.c.error_streak + 1,
+                last_error=(outcome.error or "unknown error")[:2000],
+                failing_since=sa.func.coalesce(
+                    table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
+                ),
+            )
         with self.engine.begin() as conn:
-            for feed_id, outcome in outcomes:
-                conn.execute(_fetch_update(feed_id, outcome))
+            conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
 
     def move_feed(self, feed_id: int, new_url: str, now: datetime) -> str:
         """Follow a permanent redirect: the feed's URL becomes `new_url`; return what happened.
@@ -335,35 +355,3 @@ def feed_state(f: Any) -> FeedState:
         body_hash=f.body_hash,
         error_streak=f.error_streak,
     )
-
-
-def _fetch_update(feed_id: int, outcome: FetchOutcome) -> sa.Update:
-    """The UPDATE that records one fetch's outcome on its feed (one statement, no ORM load:
-    this runs for every feed of every pass)."""
-    table = _table(t.Feed)
-    values: dict[str, Any] = {
-        "last_checked": outcome.checked,
-        "next_check": outcome.next_check,
-        "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
-        "lease_owner": None,  # the pass is done with this feed
-        "lease_until": None,
-    }
-    if outcome.ok:
-        values.update(
-            error_streak=0, last_error=None, failing_since=None, last_success=outcome.checked
-        )
-        if outcome.etag is not None:
-            values["etag"] = outcome.etag
-        if outcome.last_modified:
-            values["last_modified"] = outcome.last_modified
-        if outcome.body_hash:
-            values["body_hash"] = outcome.body_hash
-    else:
-        values.update(
-            error_streak=table.c.error_streak + 1,
-            last_error=(outcome.error or "unknown error")[:2000],
-            failing_since=sa.func.coalesce(
-                table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
-            ),
-        )
-    return sa.update(table).where(table.c.id == feed_id).values(**values)
