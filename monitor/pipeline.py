@@ -60,7 +60,8 @@ def poll(
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
             return _run(settings, store, matcher, now, feeds, pool, dry_run=True, stop=stop)
-        return _poll_leased(settings, store, matcher, now, pool, names, ignore_schedule, stop)
+        with store.story_pass():
+            return _poll_leased(settings, store, matcher, now, pool, names, ignore_schedule, stop)
     finally:
         pool.close()
 

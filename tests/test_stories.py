@@ -208,3 +208,97 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
         assert old not in {int(n.item_key) for n in found}  # outside the window
         assert all(n.story_id == story_id and n.fingerprint.title_set for n in found)
     store.close()
+
+
+def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
+    db_url: str,
+) -> None:
+    """Within a story pass, rows written since it began come from memory (RecentKeys): the
+    pass's own and, read at the next story transaction, another writer's. Every lookup
+    must give what the database alone gives, newest MAX_POSTINGS per key included."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from monitor.cluster import fingerprint
+    from monitor.cluster.index import MAX_POSTINGS, index_keys
+    from monitor.store import Store
+    from monitor.store import tables as t
+    from monitor.store.stories import DbStoryIndex, NeighbourCache
+
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    store = Store(db_url)
+    places = ["Chaman", "Kurram", "Bajaur", "Khyber", "Zhob", "Tirah"]
+    reports: dict[int, tuple[str, datetime]] = {}  # item id → (title, published)
+    with Session(store.engine) as s:
+        feed = t.Feed(url="https://example.org/feed", name="Outlet")
+        story = t.Story(title="A story", first_seen=base)
+        s.add_all([feed, story])
+        s.flush()
+        assert feed.id is not None and story.id is not None
+        story_id = story.id
+        for n in range(160):
+            # Shared word pairs (more than MAX_POSTINGS reports under some keys), and times
+            # that interleave the phases below.
+            title = f"Torkham crossing clash near {places[n % 6]} leaves traders {n % 7} stranded"
+            published = base + timedelta(minutes=(n * 37) % 160)
+            item = t.Item(
+                feed_id=feed.id, key=f"k{n}", title=title, url=f"https://example.org/{n}",
+                fetched=published, published=published, content_hash=f"{n:064d}",
+            )  # fmt: skip
+            s.add(item)
+            s.flush()
+            assert item.id is not None
+            reports[item.id] = (title, published)
+        s.commit()
+    ids = sorted(reports)
+
+    def post(index: DbStoryIndex, item_ids: list[int]) -> None:
+        for i in item_ids:
+            title, published = reports[i]
+            index.add(
+                story_id, str(i), f"https://example.org/{i}", fingerprint(title, ""), published
+            )
+
+    def same_as_database(conn: sa.Connection, recent: DbStoryIndex) -> int:
+        plain = DbStoryIndex(conn, NeighbourCache())
+        compared = 0
+        for i in ids[::7]:
+            title, published = reports[i]
+            keys = index_keys(f"https://example.org/{i}", fingerprint(title, ""))
+            for since in (base - timedelta(days=1), published - timedelta(minutes=30)):
+                mine, theirs = recent.candidates(keys, since), plain.candidates(keys, since)
+                assert [n.item_key for n in mine.neighbours] == [
+                    n.item_key for n in theirs.neighbours
+                ]
+                assert mine.shared == theirs.shared
+                compared += len(theirs.neighbours)
+        return compared
+
+    with store.engine.begin() as conn:
+        post(DbStoryIndex(conn, NeighbourCache()), ids[:50])  # before the pass
+    with store.story_pass():
+        recent = store._recent
+        with store.engine.begin() as conn:
+            recent.sync(conn)
+            assert recent.base is not None and recent.base > 0
+            index = DbStoryIndex(conn, NeighbourCache(), recent)
+            post(index, ids[50:110])  # this pass's own rows, in memory too
+            assert same_as_database(conn, index) > 0
+            recent.settle(conn)
+        with store.engine.begin() as conn:  # another writer, between two of ours
+            post(DbStoryIndex(conn, NeighbourCache()), ids[110:])
+        with store.engine.begin() as conn:
+            recent.sync(conn)
+            index = DbStoryIndex(conn, NeighbourCache(), recent)
+            assert same_as_database(conn, index) > 0
+            biggest = max(len(p) for p in recent._postings.values())
+            assert biggest == MAX_POSTINGS  # the cap was exercised
+    with store.engine.connect() as conn:  # times written as the ORM writes them (SQLite: text)
+        same = conn.execute(
+            sa.text(
+                "SELECT DISTINCT k.published = i.published FROM story_key AS k"
+                " JOIN item AS i ON i.id = k.item_id"
+            )
+        ).scalars()
+        assert [bool(x) for x in same] == [True]
+    store.close()

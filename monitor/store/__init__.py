@@ -7,9 +7,10 @@ method per feed to write what it found.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from monitor.store import tables as t
 from monitor.store.engine import check_schema, make_engine
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
+from monitor.store.recent_keys import RecentKeys
 from monitor.store.retention import RetentionMixin
 from monitor.store.stories import NeighbourCache, StoriesMixin, StoryItemRow, StoryRow
 from monitor.store.tables import chunks
@@ -85,12 +87,25 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
         self.url = url
         self.cluster_settings = cluster_settings or ClusterSettings()
         self._neighbours = NeighbourCache()
+        self._recent = RecentKeys()
         self.engine: Engine = make_engine(url)
         if check:
             check_schema(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextlib.contextmanager
+    def story_pass(self) -> Iterator[None]:
+        """Within this, story lookups take the rows written since it began from memory
+        (monitor.store.recent_keys): a pass's reports are mostly looked up by its own."""
+        self._recent.reset()
+        self._recent.active = True
+        try:
+            yield
+        finally:
+            self._recent.active = False
+            self._recent.reset()
 
     def __enter__(self) -> Store:
         return self
@@ -123,7 +138,9 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             with self.engine.begin() as conn:
                 return self._add_items(conn, new)
         except BaseException:
-            self._neighbours.clear()  # it may hold items of the rolled-back transaction
+            # Both may hold rows of the rolled-back transaction.
+            self._neighbours.clear()
+            self._recent.reset()
             raise
 
     def _add_items(self, conn: sa.Connection, new: Sequence[NewItem]) -> list[NewItem]:
@@ -140,11 +157,13 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             self._add_matches(conn, matched)
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
+            self._recent.sync(conn)
             current: list[NewItem] = []
             clusterer = self._clusterer(conn, current)
             for item_id, n in matched:  # in feed order: a later copy joins an earlier one
                 current[:] = [n]
                 self._assign_story(conn, clusterer, current, item_id)
+            self._recent.settle(conn)
         return added
 
     def _insert_items(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import itemgetter
@@ -31,6 +31,7 @@ from monitor.cluster import (
 from monitor.cluster import index_keys as cluster_index_keys
 from monitor.cluster.index import MAX_POSTINGS, tie
 from monitor.store import tables as t
+from monitor.store.recent_keys import RecentKeys, Row
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
@@ -92,29 +93,39 @@ class NeighbourCache:
 
 
 class DbStoryIndex:
-    """The story index on one open connection (inside the caller's transaction)."""
+    """The story index on one open connection (inside the caller's transaction); rows this
+    pass wrote come from `recent` when it is given and has begun."""
 
-    def __init__(self, conn: sa.Connection, cache: NeighbourCache) -> None:
+    def __init__(
+        self, conn: sa.Connection, cache: NeighbourCache, recent: RecentKeys | None = None
+    ) -> None:
         self.conn = conn
         self.cache = cache
-        bind = t.UTCDateTime().bind_processor(conn.dialect)
-        self._db_time = bind or (lambda value: value)
+        self.recent = recent if recent is not None and recent.base is not None else None
+        # The dialect's own form (SQLite: SQLAlchemy's text), as the ORM would write it.
+        bind = t.UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        self._db_time: Callable[[datetime], Any] = bind or (lambda value: value)
 
     def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         if not band_keys:
             return Found([], {})
         keys = list(dict.fromkeys(band_keys))
+        found = self._stored(keys, since)
+        recent = self.recent
         hits: dict[int, int] = {}  # item id → story id
         found_under: dict[str, int] = {}  # item key → how tied (cluster.index.tie)
-        # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
-        # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
-        for chunk in chunks(keys, _LOOKUP_CHUNK):
-            params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
-            params["since"] = since
-            for item_id, story_id, key in self.conn.execute(_lookup(len(chunk)), params):
+        since_db = self._db_time(since)
+        for key in keys:
+            rows = found.get(key, [])
+            if recent is not None:
+                mine = list(recent.rows(key, since_db))
+                if mine:  # the newest of both, as one lookup over every row would give
+                    rows = sorted(rows + mine)[-MAX_POSTINGS:] if rows else mine
+            weight = tie(key)
+            for _, item_id, story_id in rows:
                 hits[item_id] = story_id
                 item_key = str(item_id)
-                found_under[item_key] = found_under.get(item_key, 0) + tie(key)
+                found_under[item_key] = found_under.get(item_key, 0) + weight
         entries = []
         missing = []
         for item_id in hits:
@@ -133,6 +144,22 @@ class DbStoryIndex:
         entries.sort(key=itemgetter(1))
         return Found([n for n, _ in entries], found_under)
 
+    def _stored(self, keys: list[str], since: datetime) -> dict[str, list[Row]]:
+        """The database's rows for these keys (up to the recent rows' base, if any)."""
+        found: dict[str, list[Row]] = {}
+        upto = _NO_BOUND if self.recent is None else self.recent.base
+        if upto == 0:
+            return found  # the index was empty when the pass began: all of it is recent
+        # A report has about 50 keys; chunks keep a freak one (a statement naming hundreds
+        # of speakers) under SQLite's limit of 500 arms in one compound SELECT.
+        for chunk in chunks(keys, _LOOKUP_CHUNK):
+            params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
+            params["since"] = since
+            params["upto"] = upto
+            for key, published, item_id, story_id in self.conn.execute(_lookup(len(chunk)), params):
+                found.setdefault(key, []).append((published, item_id, story_id))
+        return found
+
     def add(
         self,
         story_id: int,
@@ -145,16 +172,19 @@ class DbStoryIndex:
         # Plain rows of values already in the database's form: about fifty rows a report,
         # and converting the same time for each of them cost more than writing them.
         when = self._db_time(published)
+        keys = cluster_index_keys(canonical_url, fingerprint)
         self.conn.execute(
             _INSERT_KEY,
-            [
-                {"key": k, "story_id": story_id, "item_id": item_id, "published": when}
-                for k in cluster_index_keys(canonical_url, fingerprint)
-            ],
+            [{"key": k, "story_id": story_id, "item_id": item_id, "published": when} for k in keys],
         )
+        if self.recent is not None:
+            row = (when, item_id, story_id)
+            for key in keys:
+                self.recent.post(key, row)
         self.cache.put(item_id, story_id, fingerprint, canonical_url, published)
 
 
+_NO_BOUND = 2**62  # an id bound no row reaches
 _INSERT_KEY = sa.text(
     "INSERT INTO story_key (key, story_id, item_id, published)"
     " VALUES (:key, :story_id, :item_id, :published)"
@@ -163,20 +193,20 @@ _INSERT_KEY = sa.text(
 
 @functools.cache
 def _lookup(keys: int) -> sa.TextClause:
-    """(item id, story id, key) of the newest MAX_POSTINGS rows of each of `keys` keys, as the
-    in-memory index caps them.
+    """(key, published, item id, story id) of the newest MAX_POSTINGS rows of each of `keys`
+    keys with an id up to `upto`, as the in-memory index caps them; `published` as the
+    database keeps it (compared with `RecentKeys` rows, never converted).
 
     Each arm is a short backward walk of the (key, published, item_id) index, so a key that
     thousands of reports share (boilerplate, a burst on one story) costs no more than a rare
-    one; the UNION ALL makes it one round trip, and brings an item back once for each key
-    it shares (decide weighs them). Plain SQL built once per key count: it runs for every
-    new matching item, and building the same statement from SQLAlchemy constructs each time
-    cost far more than running it.
-    What an item's row says besides its story never changes, so that comes from the cache.
+    one; the UNION ALL makes it one round trip. Plain SQL built once per key count: it runs
+    for every new matching item, and building the same statement from SQLAlchemy constructs
+    each time cost far more than running it. What an item's row says besides its story
+    never changes, so that comes from the cache.
     """
     arms = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT item_id, story_id, key FROM story_key"
-        f" WHERE key = :k{i} AND published >= :since"
+        f"SELECT * FROM (SELECT key, published, item_id, story_id FROM story_key"
+        f" WHERE key = :k{i} AND published >= :since AND id <= :upto"
         f" ORDER BY published DESC, item_id DESC LIMIT {MAX_POSTINGS}) AS a{i}"
         for i in range(keys)
     )
@@ -243,6 +273,7 @@ class StoriesMixin:
     engine: Engine
     cluster_settings: ClusterSettings
     _neighbours: NeighbourCache
+    _recent: RecentKeys
 
     def _insert(self, table: sa.Table) -> Any:  # provided by Store
         raise NotImplementedError
@@ -250,7 +281,7 @@ class StoriesMixin:
     def _clusterer(self, conn: sa.Connection, current: list[NewItem]) -> Clusterer:
         """A clusterer on this transaction; new stories are created from `current[0]`."""
         return Clusterer(
-            DbStoryIndex(conn, self._neighbours),
+            DbStoryIndex(conn, self._neighbours, self._recent),
             self.cluster_settings,
             allocate=lambda: self._new_story(conn, current[0]),
         )
