@@ -291,8 +291,7 @@ def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
             recent.sync(conn)
             index = DbStoryIndex(conn, NeighbourCache(), recent)
             assert same_as_database(conn, index) > 0
-            biggest = max(len(p) for p in recent._postings.values())
-            assert biggest == MAX_POSTINGS  # the cap was exercised
+            assert recent.longest() == MAX_POSTINGS  # the cap was exercised
     with store.engine.connect() as conn:  # times written as the ORM writes them (SQLite: text)
         same = conn.execute(
             sa.text(

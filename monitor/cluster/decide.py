@@ -222,12 +222,13 @@ def _story_containment(
     words = [t for t in dict.fromkeys(candidate.fingerprint.title_tokens) if t not in GENERIC]
     if len(words) < settings.story_min_words:
         return None
-    vocab: dict[int, set[str]] = {}
+    wanted = frozenset(words)
+    vocab: dict[int, set[str]] = {}  # of each story, the headline words its reports use
     kinds: dict[int, set[str]] = {}
     for n in neighbours:
         gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
         if gap <= settings.grace_hours:
-            vocab.setdefault(n.story_id, set()).update(n.fingerprint.words)
+            vocab.setdefault(n.story_id, set()).update(wanted & n.fingerprint.words)
             if n.fingerprint.event is not None:
                 kinds.setdefault(n.story_id, set()).add(n.fingerprint.event.kind)
     ev = candidate.fingerprint.event

@@ -18,7 +18,6 @@ one starts again from the table's highest id.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +45,7 @@ class RecentKeys:
     def reset(self) -> None:
         self.base: int | None = None  # None: not begun (inactive, or after a rollback)
         self._synced = 0
-        self._postings: dict[str, list[Row]] = {}
+        self._postings: dict[str, Row | list[Row]] = {}
 
     def sync(self, conn: sa.Connection) -> None:
         """Catch up with rows other writers added; call with the story lock held."""
@@ -68,16 +67,30 @@ class RecentKeys:
             self._synced = int(conn.execute(_HIGHEST).scalar_one())
 
     def post(self, key: str, row: Row) -> None:
+        # Most keys (word pairs, bands) belong to one report only: a key's single row is kept
+        # as it is, a list only from the second on, saving a list object for each of them.
         posting = self._postings.get(key)
         if posting is None:
-            self._postings[key] = [row]
-            return
-        bisect.insort(posting, row)
-        if len(posting) > MAX_POSTINGS:
-            del posting[0]  # never among a key's newest again
+            self._postings[key] = row
+        elif isinstance(posting, tuple):
+            self._postings[key] = sorted((posting, row))
+        else:
+            bisect.insort(posting, row)
+            if len(posting) > MAX_POSTINGS:
+                del posting[0]  # never among a key's newest again
 
-    def rows(self, key: str, since: Any) -> Iterator[Row]:
-        """The key's rows published at or after `since` (in the database's form)."""
-        for row in self._postings.get(key, ()):
-            if row[0] >= since:
-                yield row
+    def rows(self, key: str, since: Any) -> list[Row]:
+        """The key's rows published at or after `since` (in the database's form), oldest
+        first."""
+        posting = self._postings.get(key)
+        if posting is None:
+            return []
+        if isinstance(posting, tuple):
+            return [posting] if posting[0] >= since else []
+        return [row for row in posting if row[0] >= since]
+
+    def longest(self) -> int:
+        """Rows of the key with the most (for tests: the cap is MAX_POSTINGS)."""
+        return max(
+            (1 if isinstance(p, tuple) else len(p) for p in self._postings.values()), default=0
+        )

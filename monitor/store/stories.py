@@ -118,7 +118,7 @@ class DbStoryIndex:
         for key in keys:
             rows = found.get(key, [])
             if recent is not None:
-                mine = list(recent.rows(key, since_db))
+                mine = recent.rows(key, since_db)
                 if mine:  # the newest of both, as one lookup over every row would give
                     rows = sorted(rows + mine)[-MAX_POSTINGS:] if rows else mine
             weight = tie(key)
