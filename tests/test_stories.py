@@ -4,6 +4,7 @@ stories (not items) once, and the update rule re-sends a story once when a fact 
 from __future__ import annotations
 
 import email
+import sys
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -283,6 +284,7 @@ def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
             assert recent.base is not None and recent.base > 0
             index = DbStoryIndex(conn, NeighbourCache(), recent)
             post(index, ids[50:110])  # this pass's own rows, in memory too
+            index.flush()  # as the end of a story transaction does
             assert same_as_database(conn, index) > 0
             recent.settle(conn)
         with store.engine.begin() as conn:  # another writer, between two of ours
@@ -301,3 +303,24 @@ def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
         ).scalars()
         assert [bool(x) for x in same] == [True]
     store.close()
+
+
+def test_cached_neighbours_compare_as_their_full_fingerprints() -> None:
+    """The neighbour cache keeps fingerprints slim and with interned words; what decide
+    reads of them is unchanged."""
+    from monitor.cluster import fingerprint
+    from monitor.store.stories import _slim
+
+    full = fingerprint(
+        "Torkham crossing reopens after 3 days; traders in Landi Kotal relieved",
+        "طورخم بارڈر تین دن بعد کھول دیا گیا۔ Trucks crossed at Torkham on Friday.",
+    )
+    slim = _slim(full)
+    for field in (
+        "title_tokens", "lead_tokens", "title_set", "text_set", "places", "title_places",
+        "numbers", "title_numbers", "exact_key", "event", "title_generic", "text_generic",
+    ):  # fmt: skip
+        assert getattr(slim, field) == getattr(full, field), field
+    assert full.shingles and full.band_keys and full.signature
+    assert not (slim.shingles or slim.band_keys or slim.signature)
+    assert all(w is sys.intern(w) for w in slim.text_set)

@@ -29,7 +29,13 @@ from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutco
 from monitor.store.leases import LeasesMixin
 from monitor.store.recent_keys import RecentKeys
 from monitor.store.retention import RetentionMixin
-from monitor.store.stories import NeighbourCache, StoriesMixin, StoryItemRow, StoryRow
+from monitor.store.stories import (
+    DbStoryIndex,
+    NeighbourCache,
+    StoriesMixin,
+    StoryItemRow,
+    StoryRow,
+)
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
@@ -158,11 +164,13 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
             self._recent.sync(conn)
+            index = DbStoryIndex(conn, self._neighbours, self._recent)
             current: list[NewItem] = []
-            clusterer = self._clusterer(conn, current)
+            clusterer = self._clusterer(conn, index, current)
             for item_id, n in matched:  # in feed order: a later copy joins an earlier one
                 current[:] = [n]
                 self._assign_story(conn, clusterer, current, item_id)
+            index.flush()
             self._recent.settle(conn)
         return added
 

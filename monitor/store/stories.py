@@ -10,6 +10,7 @@ change). `StoriesMixin` assigns a stored item to a story through the same `Clust
 from __future__ import annotations
 
 import functools
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -69,7 +70,7 @@ class NeighbourCache:
         canonical_url: str,
         published: datetime,
     ) -> tuple[Neighbour, tuple[datetime, int]]:
-        slim = replace(fp, shingles=frozenset(), signature=(), band_keys=())
+        slim = _slim(fp)
         entry = (
             Neighbour(story_id, canonical_url, slim, published, str(item_id)),
             (
@@ -92,6 +93,26 @@ class NeighbourCache:
         self._data.clear()
 
 
+def _slim(fp: Fingerprint) -> Fingerprint:
+    """A neighbour's fingerprint as the cache keeps it: without what only looking an item up
+    needs (shingles, MinHash signature, index keys), and with its words interned, so that
+    the thousands of reports in the cache share one copy of each word."""
+    title = tuple(map(sys.intern, fp.title_tokens))
+    lead = tuple(map(sys.intern, fp.lead_tokens))
+    return replace(
+        fp,
+        title_tokens=title,
+        lead_tokens=lead,
+        title_set=frozenset(title),
+        text_set=frozenset(title + lead),
+        places=frozenset(map(sys.intern, fp.places)),
+        title_places=frozenset(map(sys.intern, fp.title_places)),
+        shingles=frozenset(),
+        signature=(),
+        band_keys=(),
+    )
+
+
 class DbStoryIndex:
     """The story index on one open connection (inside the caller's transaction); rows this
     pass wrote come from `recent` when it is given and has begun."""
@@ -102,6 +123,7 @@ class DbStoryIndex:
         self.conn = conn
         self.cache = cache
         self.recent = recent if recent is not None and recent.base is not None else None
+        self._unwritten: list[dict[str, Any]] = []  # story_key rows `flush` writes
         # The dialect's own form (SQLite: SQLAlchemy's text), as the ORM would write it.
         bind = t.UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
         self._db_time: Callable[[datetime], Any] = bind or (lambda value: value)
@@ -135,6 +157,7 @@ class DbStoryIndex:
             else:
                 entries.append(entry)
         if missing:  # reports this process has not seen: read and fingerprint them once
+            self.flush()  # (their publication time is read from their story_key rows)
             for i, canonical, title, summary, published in self.conn.execute(
                 _ITEM_FACTS, {"ids": missing}
             ):
@@ -173,15 +196,23 @@ class DbStoryIndex:
         # and converting the same time for each of them cost more than writing them.
         when = self._db_time(published)
         keys = cluster_index_keys(canonical_url, fingerprint)
-        self.conn.execute(
-            _INSERT_KEY,
-            [{"key": k, "story_id": story_id, "item_id": item_id, "published": when} for k in keys],
-        )
-        if self.recent is not None:
+        rows = [
+            {"key": k, "story_id": story_id, "item_id": item_id, "published": when} for k in keys
+        ]
+        if self.recent is None:
+            self.conn.execute(_INSERT_KEY, rows)
+        else:  # looked up from memory meanwhile: written with the feed's others (`flush`)
+            self._unwritten.extend(rows)
             row = (when, item_id, story_id)
             for key in keys:
                 self.recent.post(key, row)
         self.cache.put(item_id, story_id, fingerprint, canonical_url, published)
+
+    def flush(self) -> None:
+        """Write the rows `add` kept back; before the transaction ends."""
+        if self._unwritten:
+            self.conn.execute(_INSERT_KEY, self._unwritten)
+            self._unwritten = []
 
 
 _NO_BOUND = 2**62  # an id bound no row reaches
@@ -278,12 +309,12 @@ class StoriesMixin:
     def _insert(self, table: sa.Table) -> Any:  # provided by Store
         raise NotImplementedError
 
-    def _clusterer(self, conn: sa.Connection, current: list[NewItem]) -> Clusterer:
+    def _clusterer(
+        self, conn: sa.Connection, index: DbStoryIndex, current: list[NewItem]
+    ) -> Clusterer:
         """A clusterer on this transaction; new stories are created from `current[0]`."""
         return Clusterer(
-            DbStoryIndex(conn, self._neighbours, self._recent),
-            self.cluster_settings,
-            allocate=lambda: self._new_story(conn, current[0]),
+            index, self.cluster_settings, allocate=lambda: self._new_story(conn, current[0])
         )
 
     def _new_story(self, conn: sa.Connection, n: NewItem) -> int:
