@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import run, write_config
 from tests.servers import FeedServer
@@ -160,6 +161,18 @@ def test_stories_config_is_validated(tmp_path: Path, sqlite_url: str) -> None:
     assert "stories.window" in run(unknown, "stories", "list").output
 
 
+def feed_and_story(session: Any, first_seen: datetime) -> tuple[int, int]:
+    """An outlet and a story to hang story-index rows on: (feed id, story id)."""
+    from monitor.store import tables as t
+
+    feed = t.Feed(url="https://example.org/feed", name="Outlet")
+    story = t.Story(title="A story", first_seen=first_seen)
+    session.add_all([feed, story])
+    session.flush()
+    assert feed.id is not None and story.id is not None
+    return feed.id, story.id
+
+
 def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_keys(
     db_url: str,
 ) -> None:
@@ -175,21 +188,17 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
     base = datetime(2026, 11, 1, tzinfo=UTC)
     store = Store(db_url)
     with Session(store.engine) as s:
-        feed = t.Feed(url="https://example.org/feed", name="Outlet")
-        story = t.Story(title="A story", first_seen=base)
-        s.add_all([feed, story])
-        s.flush()
-        assert feed.id is not None and story.id is not None
+        feed_id, story_id = feed_and_story(s, base)
 
         def report(n: int, key: str, published: datetime) -> int:
             item = t.Item(
-                feed_id=feed.id, key=f"k{n}", title=f"Report {n} on {key}",
+                feed_id=feed_id, key=f"k{n}", title=f"Report {n} on {key}",
                 fetched=published, published=published, content_hash=f"{n:064d}",
             )  # fmt: skip
             s.add(item)
             s.flush()
-            assert item.id is not None and story.id is not None
-            s.add(t.StoryKey(key=key, story_id=story.id, item_id=item.id, published=published))
+            assert item.id is not None
+            s.add(t.StoryKey(key=key, story_id=story_id, item_id=item.id, published=published))
             return item.id
 
         common = [
@@ -197,7 +206,6 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
         ]
         rare = [report(1000 + n, f"rare{n}", base + timedelta(hours=1)) for n in range(520)]
         old = report(5000, "rare0", base - timedelta(days=5))
-        story_id = story.id
         s.commit()
     with store.engine.connect() as conn:
         index = DbStoryIndex(conn, NeighbourCache())
@@ -231,19 +239,14 @@ def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
     places = ["Chaman", "Kurram", "Bajaur", "Khyber", "Zhob", "Tirah"]
     reports: dict[int, tuple[str, datetime]] = {}  # item id → (title, published)
     with Session(store.engine) as s:
-        feed = t.Feed(url="https://example.org/feed", name="Outlet")
-        story = t.Story(title="A story", first_seen=base)
-        s.add_all([feed, story])
-        s.flush()
-        assert feed.id is not None and story.id is not None
-        story_id = story.id
+        feed_id, story_id = feed_and_story(s, base)
         for n in range(160):
             # Shared word pairs (more than MAX_POSTINGS reports under some keys), and times
             # that interleave the phases below.
             title = f"Torkham crossing clash near {places[n % 6]} leaves traders {n % 7} stranded"
             published = base + timedelta(minutes=(n * 37) % 160)
             item = t.Item(
-                feed_id=feed.id, key=f"k{n}", title=title, url=f"https://example.org/{n}",
+                feed_id=feed_id, key=f"k{n}", title=title, url=f"https://example.org/{n}",
                 fetched=published, published=published, content_hash=f"{n:064d}",
             )  # fmt: skip
             s.add(item)
