@@ -34,6 +34,7 @@ from pathlib import Path
 
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
+from monitor.owners import died_here
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
 
@@ -255,6 +256,19 @@ def recipient_config(settings: Settings, address: str) -> Recipient:
     return found or Recipient(address)
 
 
+def _claim(settings: Settings, store: Store, digest_id: int, now: datetime) -> bool:
+    """Claim a pending copy for this process; a claim left by a process of this machine that
+    was killed mid-delivery is taken over at once rather than when it expires."""
+    lease = timedelta(seconds=settings.daemon.lease_seconds)
+    if store.claim_digest(digest_id, OWNER, now, lease):
+        return True
+    holder = store.digest_claimer(digest_id)
+    if holder is None or not died_here(holder):
+        return False
+    store.release_digest(digest_id)
+    return store.claim_digest(digest_id, OWNER, now, lease)
+
+
 def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> SendReport:
     """One delivery attempt of a frozen digest copy, re-rendered from its stories.
 
@@ -262,7 +276,7 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
     same Message-ID. The stories shown in full are trimmed (never silently) to
     `max_stories` and to the server's SIZE limit.
     """
-    if not store.claim_digest(row.id, OWNER, now, timedelta(seconds=settings.daemon.lease_seconds)):
+    if not _claim(settings, store, row.id, now):
         # Another daemon is sending this copy right now (several daemons on PostgreSQL).
         return SendReport(
             row.recipient, row.id, 0, "empty", kind=row.kind, error="claimed elsewhere"

@@ -28,6 +28,7 @@ from monitor.fetch import Limiter, fetch_one, make_client
 from monitor.itemize import PARSING_MODULES, Itemized, init_worker, itemize
 from monitor.match import Matcher, RuleBook
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
+from monitor.owners import died_here
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
 
@@ -80,7 +81,7 @@ def _poll_leased(
     # takes, so no other process fetches them meanwhile; a lease left by a crash expires.
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.daemon.lease_seconds)
-    for dead in filter(_died_here, store.lease_owners()):
+    for dead in filter(died_here, store.lease_owners()):
         store.release_feeds(dead)  # a process of this machine was killed mid-pass
     if names is not None or ignore_schedule:  # a manual run: everything asked for, at once
         batch, limit = None, None
@@ -132,21 +133,6 @@ def _merge(reports: list[PassReport]) -> PassReport:
         not_modified=sum(r.not_modified for r in reports),
         notices=tuple(n for r in reports for n in r.notices),
     )
-
-
-def _died_here(owner: str) -> bool:
-    """Whether a lease owner (host:pid:tag) was a process of this machine that is gone."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's lease: it expires by itself
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _run(

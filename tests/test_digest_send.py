@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import email
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
+import sqlalchemy as sa
 from conftest import rss, run, write_config
-from servers import FeedServer, SmtpSink
+from servers import FeedServer, SmtpSink, free_port
+
+from monitor.store.engine import make_engine
 
 FIRST = rss(
     ("t1", "TTP militants attack police station in Bannu", "The banned TTP claimed the attack."),
@@ -116,3 +123,37 @@ def test_refused_recipient_is_recorded_as_failed(
     assert [r for r, _ in digests_of(smtp)] == [["ok@example.org"]]
     ledger = run(config, "digest", "list").output
     assert "failed" in ledger and "sent" in ledger
+
+
+def test_a_copy_claimed_by_a_killed_sender_of_this_machine_is_taken_over(
+    tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, sqlite_url: str
+) -> None:
+    """A daemon killed between claiming a copy and sending it leaves a claim for
+    `lease_seconds`; on the same machine the next sender takes it over at once."""
+    feed = feed_server.feed("/f.xml", FIRST)
+    down = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=free_port())
+    assert run(down, "check").exit_code == 0
+    run(down, "digest", "send")  # the server is down: the copy stays pending
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            sa.text(
+                "UPDATE digest SET claimed_by = :owner, claimed_until = :until,"
+                " next_attempt = NULL WHERE status = 'pending'"
+            ),
+            {
+                "owner": f"{socket.gethostname()}:{gone.pid}",
+                "until": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+            },
+        ).rowcount
+    assert claimed >= 1
+    up = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=smtp.port)
+    sent = run(up, "digest", "send")
+    assert sent.exit_code == 0, sent.output
+    assert digests_of(smtp) and "claimed elsewhere" not in sent.output
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT count(*) FROM digest WHERE status = 'pending'"))
+        assert left.scalar_one() == 0
+    engine.dispose()

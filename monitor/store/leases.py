@@ -118,6 +118,13 @@ class LeasesMixin:
             )
             return bool(result.rowcount == 1)
 
+    def digest_claimer(self, digest_id: int) -> str | None:
+        """Who holds the claim on a copy (an owner string), if anyone."""
+        d = _table(t.Digest)
+        with self.engine.connect() as conn:
+            holder = conn.execute(sa.select(d.c.claimed_by).where(d.c.id == digest_id)).scalar()
+        return None if holder is None else str(holder)
+
     def release_digest(self, digest_id: int) -> None:
         d = _table(t.Digest)
         with self.engine.begin() as conn:
