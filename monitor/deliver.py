@@ -464,7 +464,9 @@ def _digest_one(
     if due_only and not digest_mod.digest_due(
         send_at, tz, now, store.last_digest_created(r.address, "digest")
     ):
-        return []
+        # Today's digest exists; if its sender was killed before sending it, it goes now
+        # rather than at the next retry.
+        return _absorb_and_retry(settings, store, r, "digest", [], now)[0]
     new_ids = store.undelivered_story_ids(r.address, topics=r.topics, min_severity=r.min_severity)
     if dry_run:
         pending = store.pending_digests(recipient=r.address, kind="digest")

@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from conftest import rss, run, write_config
 from servers import FeedServer, SmtpSink, free_port
 
+from monitor.deliver import send_digests
+from monitor.settings import load_settings
+from monitor.store import Store
 from monitor.store.engine import make_engine
 
 FIRST = rss(
@@ -157,3 +160,19 @@ def test_a_copy_claimed_by_a_killed_sender_of_this_machine_is_taken_over(
         left = conn.execute(sa.text("SELECT count(*) FROM digest WHERE status = 'pending'"))
         assert left.scalar_one() == 0
     engine.dispose()
+
+
+def test_the_daemons_digest_job_sends_a_copy_frozen_but_never_sent(
+    tmp_path: Path, feed_server: FeedServer, smtp: SmtpSink, sqlite_url: str
+) -> None:
+    """A daemon killed after freezing today's digest and before sending it: the next one's
+    digest job finds today's digest made, and sends that copy instead of leaving it to the
+    retry job a minute later."""
+    feed = feed_server.feed("/f.xml", FIRST)
+    down = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=free_port())
+    assert run(down, "check").exit_code == 0
+    run(down, "digest", "send")  # frozen; the server is down, so it stays pending
+    up = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", feed)], smtp_port=smtp.port)
+    with Store(sqlite_url) as store:
+        reports = send_digests(load_settings(up), store, datetime.now(UTC), due_only=True)
+    assert [r.status for r in reports] == ["sent"] and len(digests_of(smtp)) == 1
