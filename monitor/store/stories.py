@@ -71,13 +71,8 @@ class NeighbourCache:
         published: datetime,
     ) -> tuple[Neighbour, tuple[datetime, int]]:
         slim = _slim(fp)
-        entry = (
-            Neighbour(story_id, canonical_url, slim, published, str(item_id)),
-            (
-                published,
-                item_id,
-            ),
-        )
+        neighbour = Neighbour(story_id, canonical_url, slim, published, str(item_id))
+        entry = (neighbour, (published, item_id))
         self._data[item_id] = entry
         if len(self._data) > self.size:
             self._data.popitem(last=False)
