@@ -129,7 +129,8 @@ class StoryKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=16)
-    story_id: int = Field(foreign_key="story.id", index=True)
+    # Not indexed: nothing reads rows by story, and a pass writes fifty-odd rows a report.
+    story_id: int = Field(foreign_key="story.id")
     item_id: int = Field(foreign_key="item.id", index=True)
     published: datetime = _dt()
 
