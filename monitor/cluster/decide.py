@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 
 from monitor.canonical import article_id
 from monitor.cluster.fingerprint import Fingerprint
@@ -133,7 +132,12 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
 
 
 TIED = 2  # how tied to the candidate a neighbour must be to be scored alone (index.tie)
-_NEIGHBOUR_ORDER = attrgetter("story_id", "published", "item_key")
+
+
+def _neighbour_order(pair: tuple[float, Neighbour]) -> tuple[int, datetime, str]:
+    """(gap, neighbour) pairs by story, then time: the order does not depend on the index."""
+    n = pair[1]
+    return n.story_id, n.published, n.item_key
 
 
 def _threshold(gap_hours: float, settings: ClusterSettings) -> float:
@@ -166,8 +170,10 @@ def decide(
     cand_article = article_id(candidate.canonical_url) if candidate.canonical_url else None
     best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
     has_text = bool(fp.title_tokens or fp.lead_tokens)
-    for n in sorted(neighbours, key=_NEIGHBOUR_ORDER):
-        gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
+    # Hours between the candidate and each neighbour, worked out once for the three rules.
+    when = candidate.published
+    gaps = [abs((when - n.published).total_seconds()) / 3600.0 for n in neighbours]
+    for gap, n in sorted(zip(gaps, neighbours, strict=True), key=_neighbour_order):
         if gap > settings.window_hours:
             continue
         if candidate.canonical_url and candidate.canonical_url == n.canonical_url:
@@ -198,11 +204,11 @@ def decide(
             )
             best = (margin, -n.story_id, score, f"{what} {rule}")
     if best is None:  # no single report is close: try the story's reports together
-        story_best = _story_containment(candidate, neighbours, settings)
+        story_best = _story_containment(candidate, neighbours, gaps, settings)
         if story_best is not None:
             best = (0.0, -story_best[1], story_best[0], story_best[2])
     if best is None and settings.events:
-        event_best = _same_event(candidate, neighbours, settings)
+        event_best = _same_event(candidate, neighbours, gaps, settings)
         if event_best is not None:
             best = (0.0, -event_best[0], 0.0, event_best[1])
     if best is None:
@@ -211,7 +217,10 @@ def decide(
 
 
 def _story_containment(
-    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    gaps: Sequence[float],
+    settings: ClusterSettings,
 ) -> tuple[float, int, str] | None:
     """A story whose recent items, together, use most of the candidate's headline words.
 
@@ -225,8 +234,7 @@ def _story_containment(
     wanted = frozenset(words)
     vocab: dict[int, set[str]] = {}  # of each story, the headline words its reports use
     kinds: dict[int, set[str]] = {}
-    for n in neighbours:
-        gap = abs((candidate.published - n.published).total_seconds()) / 3600.0
+    for gap, n in zip(gaps, neighbours, strict=True):
         if gap <= settings.grace_hours:
             vocab.setdefault(n.story_id, set()).update(wanted & n.fingerprint.words)
             if n.fingerprint.event is not None:
@@ -259,12 +267,11 @@ def _hours(a: datetime, b: datetime) -> float:
     return abs((a - b).total_seconds()) / 3600.0
 
 
-def _title_places(fp: Fingerprint) -> frozenset[str]:
-    return fp.places & fp.title_set
-
-
 def _same_event(
-    candidate: Candidate, neighbours: Sequence[Neighbour], settings: ClusterSettings
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    gaps: Sequence[float],
+    settings: ClusterSettings,
 ) -> tuple[int, str] | None:
     """The story reporting the same event as the candidate: (story id, reason) or None.
 
@@ -283,26 +290,25 @@ def _same_event(
         return None
     max_gap = settings.statement_gap_hours if statement else settings.event_gap_hours
     max_span = settings.statement_span_hours if statement else settings.event_span_hours
-    by_story: dict[int, list[Neighbour]] = {}
-    for n in neighbours:
-        by_story.setdefault(n.story_id, []).append(n)
-    cand_places = _title_places(candidate.fingerprint)
+    by_story: dict[int, list[tuple[float, Neighbour]]] = {}
+    for gap, n in zip(gaps, neighbours, strict=True):
+        by_story.setdefault(n.story_id, []).append((gap, n))
+    cand_places = candidate.fingerprint.title_places
     best: tuple[float, int, str] | None = None
     for story_id in sorted(by_story):
         items = by_story[story_id]
-        first = min(n.published for n in items)
+        first = min(n.published for _, n in items)
         if (candidate.published - first).total_seconds() / 3600.0 > max_span:
             continue
-        story_places = frozenset().union(*(_title_places(n.fingerprint) for n in items))
+        story_places = frozenset().union(*(n.fingerprint.title_places for _, n in items))
         if cand_places and story_places and not cand_places & story_places:
             continue
-        for n in items:
+        for gap, n in items:
             nev = n.fingerprint.event
             if nev is None or nev.kind != ev.kind or nev.afghan != ev.afghan:
                 continue
             if statement and not ev.speakers & nev.speakers:
                 continue
-            gap = _hours(candidate.published, n.published)
             if gap > max_gap:
                 continue
             if best is None or (gap, story_id) < best[:2]:

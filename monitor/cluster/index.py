@@ -191,12 +191,16 @@ class Clusterer:
         summary: str,
         published: datetime,
         fp: Fingerprint | None = None,
+        canonical: str | None = None,
     ) -> Decision:
         """The story of this item (allocating a new one when none fits), recorded in the
-        index. A new story's Decision carries its fresh id and `new=True`. `fp` is the
-        item's fingerprint when the caller has it already (worked out in the parse pool)."""
+        index. A new story's Decision carries its fresh id and `new=True`. `fp` and
+        `canonical` (the canonical form of `url`) are the item's fingerprint and canonical
+        URL when the caller has them already (worked out in the parse pool)."""
         when = published if published.tzinfo is not None else published.replace(tzinfo=UTC)
-        canon = canonical_url(url) if url else ""
+        if canonical is None:
+            canonical = canonical_url(url) if url else ""
+        canon = canonical
         fp = fp or fingerprint(title, summary)
         window = timedelta(hours=self.settings.window_hours)
         neighbours, shared = self.index.candidates(index_keys(canon, fp), when - window)

@@ -167,9 +167,11 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
             index = DbStoryIndex(conn, self._neighbours, self._recent)
             current: list[NewItem] = []
             clusterer = self._clusterer(conn, index, current)
+            joins = []
             for item_id, n in matched:  # in feed order: a later copy joins an earlier one
                 current[:] = [n]
-                self._assign_story(conn, clusterer, current, item_id)
+                joins.append(self._assign_story(conn, clusterer, current, item_id))
+            self._join_stories(conn, joins)
             index.flush()
             self._recent.settle(conn)
         return added
