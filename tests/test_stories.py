@@ -10,6 +10,8 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from tests.conftest import run, write_config
 from tests.servers import FeedServer
 
@@ -73,6 +75,17 @@ def test_reworded_reports_join_one_story_and_the_next_day_is_another(
     dawn = feed_server.feed("/dawn.xml", feed(DAWN_CLASH, DAWN_NEXT_DAY))
     config = write_config(tmp_path, db_url=db_url, feeds=[("Geo", geo), ("Dawn", dawn)])
     assert run(config, "check").exit_code == 0
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:  # a story's times, as its first report's (SQLite: text)
+        same = conn.execute(
+            sa.text(
+                "SELECT DISTINCT s.first_seen = i.fetched AND s.published = i.published"
+                " FROM story AS s JOIN item AS i ON i.story_id = s.id"
+                " WHERE i.story_reason = 'first report'"
+            )
+        ).scalars()
+        assert [bool(x) for x in same] == [True]
+    engine.dispose()
 
     listed = run(config, "stories", "list", "--since", "24h")
     assert listed.exit_code == 0, listed.output
@@ -225,7 +238,6 @@ def test_a_pass_finds_its_own_and_other_writers_rows_as_the_database_would(
     """Within a story pass, rows written since it began come from memory (RecentKeys): the
     pass's own and, read at the next story transaction, another writer's. Every lookup
     must give what the database alone gives, newest MAX_POSTINGS per key included."""
-    import sqlalchemy as sa
     from sqlmodel import Session
 
     from monitor.cluster import fingerprint

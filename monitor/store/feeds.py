@@ -24,6 +24,37 @@ from monitor.store import tables as t
 from monitor.store.tables import table_of as _table
 
 
+def _fetched() -> sa.Update:
+    """A successful fetch's UPDATE: the feed is healthy and released; a validator or body
+    hash given as NULL keeps the stored one (a server may send one and not the other)."""
+    feed = _table(t.Feed)
+
+    def keep(name: str, column: sa.Column[Any]) -> Any:
+        return sa.func.coalesce(sa.bindparam(name, type_=column.type), column)
+
+    checked = sa.bindparam("checked", type_=feed.c.last_checked.type)
+    return (
+        sa.update(feed)
+        .where(feed.c.id == sa.bindparam("feed"))
+        .values(
+            last_checked=checked,
+            last_success=checked,
+            next_check=sa.bindparam("next", type_=feed.c.next_check.type),
+            lease_owner=None,  # the pass is done with this feed
+            lease_until=None,
+            error_streak=0,
+            last_error=None,
+            failing_since=None,
+            etag=keep("new_etag", feed.c.etag),
+            last_modified=keep("new_modified", feed.c.last_modified),
+            body_hash=keep("new_hash", feed.c.body_hash),
+        )
+    )
+
+
+_FETCHED = _fetched()
+
+
 class FeedNotFound(MonitorError):
     def __init__(self, ident: str) -> None:
         super().__init__(f"no feed named or at {ident!r} (see `monitor feeds list`)")
@@ -152,32 +183,31 @@ class FeedsMixin:
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
         # One UPDATE, not an ORM load and flush: this runs for every feed of every pass.
+        if outcome.ok:  # the common case, with a statement built once
+            params = {
+                "feed": feed_id,
+                "checked": outcome.checked,
+                "next": outcome.next_check,
+                "new_etag": outcome.etag,
+                "new_modified": outcome.last_modified or None,
+                "new_hash": outcome.body_hash or None,
+            }
+            with self.engine.begin() as conn:
+                conn.execute(_FETCHED, params)
+            return
         table = _table(t.Feed)
         values: dict[str, Any] = {
             "last_checked": outcome.checked,
             "next_check": outcome.next_check,
             "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
-            "lease_owner": None,  # the pass is done with this feed
+            "lease_owner": None,
             "lease_until": None,
+            "error_streak": table.c.error_streak + 1,
+            "last_error": (outcome.error or "unknown error")[:2000],
+            "failing_since": sa.func.coalesce(
+                table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
+            ),
         }
-        if outcome.ok:
-            values.update(
-                error_streak=0, last_error=None, failing_since=None, last_success=outcome.checked
-            )
-            if outcome.etag is not None:
-                values["etag"] = outcome.etag
-            if outcome.last_modified:
-                values["last_modified"] = outcome.last_modified
-            if outcome.body_hash:
-                values["body_hash"] = outcome.body_hash
-        else:
-            values.update(
-                error_streak=table.c.error_streak + 1,
-                last_error=(outcome.error or "unknown error")[:2000],
-                failing_since=sa.func.coalesce(
-                    table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
-                ),
-            )
         with self.engine.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
 

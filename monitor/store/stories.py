@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -119,10 +119,8 @@ class DbStoryIndex:
         self.cache = cache
         self.recent = recent if recent is not None and recent.base is not None else None
         self._unwritten: list[tuple[str, int, int, Any]] = []  # story_key rows `flush` writes
-        # The dialect's own form (SQLite: SQLAlchemy's text), as the ORM would write it.
-        bind = t.UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        self._db_time: Callable[[datetime], Any] = bind or (lambda value: value)
-        self._insert_key = _insert_key(conn.dialect.paramstyle)
+        self._driver = _driver(conn.dialect)
+        self._db_time = self._driver.time
 
     def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         if not band_keys:
@@ -194,7 +192,7 @@ class DbStoryIndex:
         keys = cluster_index_keys(canonical_url, fingerprint)
         rows = [(k, story_id, item_id, when) for k in keys]
         if self.recent is None:
-            self.conn.exec_driver_sql(self._insert_key, rows)
+            self.conn.exec_driver_sql(self._driver.insert_key, rows)
         else:  # looked up from memory meanwhile: written with the feed's others (`flush`)
             self._unwritten.extend(rows)
             row = (when, item_id, story_id)
@@ -205,22 +203,44 @@ class DbStoryIndex:
     def flush(self) -> None:
         """Write the rows `add` kept back; before the transaction ends."""
         if self._unwritten:
-            self.conn.exec_driver_sql(self._insert_key, self._unwritten)
+            self.conn.exec_driver_sql(self._driver.insert_key, self._unwritten)
             self._unwritten = []
 
 
 _NO_BOUND = 2**62  # an id bound no row reaches
 
 
-def _insert_key(paramstyle: str) -> str:
-    """The story_key INSERT in the driver's own terms. Its rows (some fifty a report) go to
-    the driver as they are: SQLAlchemy's per-row handling of a compiled statement's
-    parameters took a third of the time the rows took to write."""
-    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    return (
-        "INSERT INTO story_key (key, story_id, item_id, published)"
-        f" VALUES ({mark}, {mark}, {mark}, {mark})"
+class _Driver(NamedTuple):
+    """The statements run for every matching report, in the driver's own terms, and the
+    database's form of a time (SQLite: SQLAlchemy's text), as the ORM would write it.
+
+    Their rows go to the driver as they are: SQLAlchemy's handling of a compiled
+    statement's parameters took a third of the time some fifty story_key rows a report
+    took to write, and as long as a new story's one-row INSERT."""
+
+    time: Callable[[datetime | None], Any]
+    insert_key: str  # (key, story_id, item_id, published)
+    new_story: str  # (title, url, first_seen, published, severity) → id
+
+
+_DRIVERS: dict[tuple[str, str], _Driver] = {}
+
+
+def _driver(dialect: sa.Dialect) -> _Driver:
+    """The `_Driver` of this dialect (made once per database kind and driver)."""
+    known = _DRIVERS.get((dialect.name, dialect.driver))
+    if known is not None:
+        return known
+    bind = t.UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+    made = _DRIVERS[dialect.name, dialect.driver] = _Driver(
+        time=bind or (lambda value: value),
+        insert_key="INSERT INTO story_key (key, story_id, item_id, published)"
+        f" VALUES ({', '.join([mark] * 4)})",
+        new_story="INSERT INTO story (title, url, first_seen, published, severity)"
+        f" VALUES ({', '.join([mark] * 5)}) RETURNING id",
     )
+    return made
 
 
 @functools.cache
@@ -265,7 +285,6 @@ _ITEM_FACTS = (
 
 # Statements run for every matching report, built once (building them cost more than running).
 _STORIES, _ITEMS = _table(t.Story), _table(t.Item)
-_NEW_STORY = sa.insert(_STORIES).returning(_STORIES.c.id)
 _ALERT_STORY = (
     sa.update(_STORIES).where(_STORIES.c.id == sa.bindparam("story")).values(severity="alert")
 )
@@ -321,14 +340,9 @@ class StoriesMixin:
     def _new_story(self, conn: sa.Connection, n: NewItem) -> int:
         it = n.item
         severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
-        values = {
-            "title": it.title,
-            "url": it.url,
-            "first_seen": it.fetched,
-            "published": it.published,
-            "severity": severity,
-        }
-        return int(conn.execute(_NEW_STORY, values).scalar_one())
+        sql = _driver(conn.dialect)
+        values = (it.title, it.url, sql.time(it.fetched), sql.time(it.published), severity)
+        return int(conn.exec_driver_sql(sql.new_story, values).scalar_one())
 
     def _assign_story(
         self, conn: sa.Connection, clusterer: Clusterer, current: list[NewItem], item_id: int
