@@ -1,10 +1,10 @@
 """Fingerprints of news items: what decide() compares and what the index is keyed by.
 
-Owns `Fingerprint` and `fingerprint()`: normalised title and lead tokens, word-pair
-shingles, a MinHash signature with its LSH band keys, and the keys for exact lookups
-(same canonical URL, same normalised text). Every hash is a keyed BLAKE2b or CRC32 of
-UTF-8 bytes, never Python's `hash()` (salted per process), so keys written by one process
-are found by the next. Keys are short ASCII strings, fit for an indexed database column.
+Owns `Fingerprint` and `fingerprint()`: normalised title and lead tokens, a MinHash
+signature with its LSH band keys, and the keys for exact lookups (same canonical URL, same
+normalised text). Every hash is a keyed BLAKE2b of UTF-8 bytes, never Python's `hash()`
+(salted per process), so keys written by one process are found by the next. Keys are short
+ASCII strings, fit for an indexed database column.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import struct
-import zlib
 from dataclasses import dataclass
 
 from monitor.cluster.event import Event, event_of
@@ -45,7 +44,6 @@ class Fingerprint:
 
     title_tokens: tuple[str, ...]
     lead_tokens: tuple[str, ...]
-    shingles: frozenset[int]  # CRC32 of consecutive word pairs of title + lead
     signature: tuple[int, ...]  # MinHash over the distinctive words of title + lead
     band_keys: tuple[str, ...]  # LSH bands and distinctive title word pairs
     exact_key: str  # same normalised title and lead ⇔ same key
@@ -116,9 +114,6 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     title_toks = tokens(title)
     lead_toks = tokens(strip_boilerplate(summary))[:LEAD_TOKENS]
     both = title_toks + lead_toks
-    shingles = frozenset(
-        zlib.crc32(f"{a} {b}".encode()) for a, b in itertools.pairwise(both)
-    ) or frozenset(zlib.crc32(w.encode()) for w in both)
     distinctive = frozenset(w for w in both if w not in GENERIC)
     signature = _minhash(distinctive)
     title_distinct = [w for w in dict.fromkeys(title_toks) if w not in GENERIC]
@@ -129,7 +124,6 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     return Fingerprint(
         title_tokens=tuple(title_toks),
         lead_tokens=tuple(lead_toks),
-        shingles=shingles,
         signature=signature,
         band_keys=_band_keys(signature, title_distinct) + event_keys(event),
         exact_key=exact,

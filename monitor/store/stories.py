@@ -53,7 +53,7 @@ class NeighbourCache:
     dropped. An item, its story and its fingerprint never change once stored.
 
     Each entry is kept with its sort key (publication time, id) and without what only
-    looking an item up needs (shingles, MinHash signature, index keys): a neighbour is
+    looking an item up needs (MinHash signature, index keys): a neighbour is
     compared, never looked up, and those are half its size. Cleared when a transaction
     that added to it rolls back: SQLite may hand a rolled-back item's id to the next item.
     """
@@ -90,7 +90,7 @@ class NeighbourCache:
 
 def _slim(fp: Fingerprint) -> Fingerprint:
     """A neighbour's fingerprint as the cache keeps it: without what only looking an item up
-    needs (shingles, MinHash signature, index keys), and with its words interned, so that
+    needs (MinHash signature, index keys), and with its words interned, so that
     the thousands of reports in the cache share one copy of each word."""
     title = tuple(map(sys.intern, fp.title_tokens))
     lead = tuple(map(sys.intern, fp.lead_tokens))
@@ -102,7 +102,6 @@ def _slim(fp: Fingerprint) -> Fingerprint:
         text_set=frozenset(title + lead),
         places=frozenset(map(sys.intern, fp.places)),
         title_places=frozenset(map(sys.intern, fp.title_places)),
-        shingles=frozenset(),
         signature=(),
         band_keys=(),
     )
