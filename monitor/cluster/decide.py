@@ -134,9 +134,9 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
 TIED = 2  # how tied to the candidate a neighbour must be to be scored alone (index.tie)
 
 
-def _neighbour_order(pair: tuple[float, Neighbour]) -> tuple[int, datetime, str]:
-    """(gap, neighbour) pairs by story, then time: the order does not depend on the index."""
-    n = pair[1]
+def _neighbour_order(n: Neighbour) -> tuple[int, datetime, str]:
+    """Neighbours by story, then time: the order (which copy or equal score wins) does not
+    depend on the order the index found them in."""
     return n.story_id, n.published, n.item_key
 
 
@@ -168,25 +168,38 @@ def decide(
     """
     fp = candidate.fingerprint
     cand_article = article_id(candidate.canonical_url) if candidate.canonical_url else None
-    best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
-    has_text = bool(fp.title_tokens or fp.lead_tokens)
+    url = candidate.canonical_url
+    exact = fp.exact_key if fp.title_tokens or fp.lead_tokens else None
     # Hours between the candidate and each neighbour, worked out once for the three rules.
     when = candidate.published
     gaps = [abs((when - n.published).total_seconds()) / 3600.0 for n in neighbours]
-    for gap, n in sorted(zip(gaps, neighbours, strict=True), key=_neighbour_order):
+    # One look at every neighbour picks the copies (same canonical URL or text) and those
+    # worth scoring; only those few are put in order (see _neighbour_order).
+    copy: Neighbour | None = None
+    scored: list[tuple[float, Neighbour, bool]] = []
+    for gap, n in zip(gaps, neighbours, strict=True):
         if gap > settings.window_hours:
             continue
-        if candidate.canonical_url and candidate.canonical_url == n.canonical_url:
-            return Decision(n.story_id, "same canonical URL", 1.0)
-        if has_text and fp.exact_key == n.fingerprint.exact_key:
-            return Decision(
-                n.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
-            )
+        if (url and url == n.canonical_url) or exact == n.fingerprint.exact_key:
+            if copy is None or _neighbour_order(n) < _neighbour_order(copy):
+                copy = n
+            continue
+        if copy is not None:
+            continue  # a copy decides: the rest need no score
         same_article = settings.same_article_threshold is not None and (
             cand_article is not None and cand_article == article_id(n.canonical_url)
         )
         if not same_article and shared is not None and shared.get(n.item_key, TIED) < TIED:
             continue  # found under one weak key only: see the docstring
+        scored.append((gap, n, same_article))
+    if copy is not None:
+        if url and url == copy.canonical_url:
+            return Decision(copy.story_id, "same canonical URL", 1.0)
+        return Decision(
+            copy.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
+        )
+    best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
+    for gap, n, same_article in sorted(scored, key=lambda s: _neighbour_order(s[1])):
         threshold = _threshold(gap, settings)
         if same_article and settings.same_article_threshold is not None:
             # A developing story re-headlined under the same article id: the id says
@@ -235,10 +248,18 @@ def _story_containment(
     vocab: dict[int, set[str]] = {}  # of each story, the headline words its reports use
     kinds: dict[int, set[str]] = {}
     for gap, n in zip(gaps, neighbours, strict=True):
-        if gap <= settings.grace_hours:
-            vocab.setdefault(n.story_id, set()).update(wanted & n.fingerprint.words)
-            if n.fingerprint.event is not None:
-                kinds.setdefault(n.story_id, set()).add(n.fingerprint.event.kind)
+        if gap > settings.grace_hours:
+            continue
+        nfp = n.fingerprint
+        used = wanted & nfp.text_set
+        if used:  # a story none of whose reports shares a word cannot win: left out
+            known = vocab.get(n.story_id)
+            if known is None:
+                vocab[n.story_id] = set(used)
+            else:
+                known |= used
+        if nfp.event is not None:
+            kinds.setdefault(n.story_id, set()).add(nfp.event.kind)
     ev = candidate.fingerprint.event
     best: tuple[float, int, str] | None = None
     for story_id in sorted(vocab):
