@@ -87,7 +87,7 @@ class RecentKeys:
             return []
         if isinstance(posting, tuple):
             return [posting] if posting[0] >= since else []
-        return [row for row in posting if row[0] >= since]
+        return posting[bisect.bisect_left(posting, (since,)) :]  # (since,) sorts first
 
     def longest(self) -> int:
         """Rows of the key with the most (for tests: the cap is MAX_POSTINGS)."""

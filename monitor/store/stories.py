@@ -128,7 +128,7 @@ class DbStoryIndex:
         found = self._stored(keys, since)
         recent = self.recent
         hits: dict[int, int] = {}  # item id → story id
-        found_under: dict[str, int] = {}  # item key → how tied (cluster.index.tie)
+        ties: dict[int, int] = {}  # item id → how tied (cluster.index.tie)
         since_db = self._db_time(since)
         for key in keys:
             rows = found.get(key, [])
@@ -139,8 +139,7 @@ class DbStoryIndex:
             weight = tie(key)
             for _, item_id, story_id in rows:
                 hits[item_id] = story_id
-                item_key = str(item_id)
-                found_under[item_key] = found_under.get(item_key, 0) + weight
+                ties[item_id] = ties.get(item_id, 0) + weight
         entries = []
         missing = []
         for item_id in hits:
@@ -158,7 +157,7 @@ class DbStoryIndex:
                 entries.append(self.cache.put(i, hits[i], fp, canonical or "", published))
             # an item missing still went meanwhile (retention): it is simply not a neighbour
         entries.sort(key=itemgetter(1))
-        return Found([n for n, _ in entries], found_under)
+        return Found([n for n, _ in entries], {str(i): w for i, w in ties.items()})
 
     def _stored(self, keys: list[str], since: datetime) -> dict[str, list[Row]]:
         """The database's rows for these keys (up to the recent rows' base, if any)."""
