@@ -49,8 +49,11 @@ FIRST_REPORT = "first report"
 
 
 class NeighbourCache:
-    """Stored items as the story index hands them to `decide`, by item id, least recent
-    dropped. An item, its story and its fingerprint never change once stored.
+    """Stored items as the story index hands them to `decide`, by item id, the first stored
+    dropped first. An item, its story and its fingerprint never change once stored; a
+    report's neighbours are those of the last few days, so the oldest entries are the ones
+    no longer asked for (keeping the most recently used instead cost a reordering for every
+    one of the hundred-odd neighbours of every report).
 
     Each entry is kept with its sort key (publication time, id) and without what only
     looking an item up needs (MinHash signature, index keys): a neighbour is
@@ -79,10 +82,7 @@ class NeighbourCache:
         return entry
 
     def get(self, item_id: int) -> tuple[Neighbour, tuple[datetime, int]] | None:
-        entry = self._data.get(item_id)
-        if entry is not None:
-            self._data.move_to_end(item_id)
-        return entry
+        return self._data.get(item_id)
 
     def clear(self) -> None:
         self._data.clear()
