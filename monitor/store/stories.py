@@ -201,7 +201,7 @@ class DbStoryIndex:
     def flush(self) -> None:
         """Write the rows `add` kept back; before the transaction ends."""
         if self._unwritten:
-            self.conn.exec_driver_sql(self._driver.insert_key, self._unwritten)
+            self.conn.exec_driver_sql(self._driver.insert_key, sorted(self._unwritten))
             self._unwritten = []
 
 
@@ -340,7 +340,18 @@ class StoriesMixin:
         severity = "alert" if any(m.severity == "alert" for m in n.matches) else "digest"
         sql = _driver(conn.dialect)
         values = (it.title, it.url, sql.time(it.fetched), sql.time(it.published), severity)
-        return int(conn.exec_driver_sql(sql.new_story, values).scalar_one())
+        # Straight on the driver's cursor, in the same transaction: most reports of a first
+        # pass start a story, and SQLAlchemy's result handling cost more than the INSERT.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a connection inside a transaction has its driver's
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql.new_story, values)
+            row = cursor.fetchone()
+            assert row is not None  # INSERT ... RETURNING returns the row it inserted
+            return int(row[0])
+        finally:
+            cursor.close()
 
     def _assign_story(
         self, conn: sa.Connection, clusterer: Clusterer, current: list[NewItem], item_id: int
