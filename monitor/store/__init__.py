@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -122,6 +122,9 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin):
     def _insert(self, table: sa.Table) -> Any:
         """An INSERT that can do nothing on conflict, in this engine's dialect."""
         if self.engine.dialect.name == "postgresql":
+            # Imported here: an SQLite setup (most) never needs it, and it is not small.
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
         return sqlite.insert(table)
 
