@@ -74,30 +74,38 @@ class RetentionMixin:
 
     def _seen_before(self, conn: sa.Connection, new: Sequence[NewItem]) -> set[tuple[int, str]]:
         """(feed, key) of the items that a tombstone or a same-content item already covers."""
-        items, tombs = _table(t.Item), _table(t.ItemTombstone)
-        feed_ids = list({n.item.feed_id for n in new})
+        feeds = list({n.item.feed_id for n in new})
         keys = [n.item.key for n in new]
         seen: set[tuple[int, str]] = set()
-        for f, k in conn.execute(
-            sa.select(tombs.c.feed_id, tombs.c.key).where(
-                tombs.c.feed_id.in_(feed_ids), tombs.c.key.in_(keys)
-            )
-        ):
+        for f, k in conn.execute(_TOMBSTONED, {"feeds": feeds, "keys": keys}):
             seen.add((f, k))
         urls = [n.canonical_url for n in new if n.canonical_url]
         if urls:
             prints: set[tuple[int, str | None, str]] = set()
-            for table in (items, tombs):
+            for query in _SAME_CONTENT:
                 prints.update(
                     (row[0], row[1], row[2])
-                    for row in conn.execute(
-                        sa.select(
-                            table.c.feed_id, table.c.canonical_url, table.c.content_hash
-                        ).where(table.c.feed_id.in_(feed_ids), table.c.canonical_url.in_(urls))
-                    )
+                    for row in conn.execute(query, {"feeds": feeds, "urls": urls})
                 )
             for n in new:
                 it = n.item
                 if (it.feed_id, n.canonical_url, it.content_hash) in prints:
                     seen.add((it.feed_id, it.key))
         return seen
+
+
+# The "seen before" statements, built once: they run for every feed of every pass.
+def _in(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+_TOMBS = _table(t.ItemTombstone)
+_TOMBSTONED = sa.select(_TOMBS.c.feed_id, _TOMBS.c.key).where(
+    _TOMBS.c.feed_id.in_(_in("feeds")), _TOMBS.c.key.in_(_in("keys"))
+)
+_SAME_CONTENT = tuple(
+    sa.select(table.c.feed_id, table.c.canonical_url, table.c.content_hash).where(
+        table.c.feed_id.in_(_in("feeds")), table.c.canonical_url.in_(_in("urls"))
+    )
+    for table in (_table(t.Item), _TOMBS)
+)
