@@ -12,7 +12,6 @@ from alembic import command
 from monitor.errors import SchemaBehindError
 from monitor.store import Store
 from monitor.store.engine import (
-    PAGE_CACHE_KIB,
     WAL_CHECKPOINT_PAGES,
     alembic_config,
     current_revision,
@@ -78,13 +77,7 @@ def test_sqlite_connections_are_tuned_for_one_writer(tmp_path: Path) -> None:
     with engine.connect() as conn:
         pragma = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in (
-                "journal_mode",
-                "synchronous",
-                "wal_autocheckpoint",
-                "foreign_keys",
-                "cache_size",
-            )
+            for name in ("journal_mode", "synchronous", "wal_autocheckpoint", "foreign_keys")
         }
     engine.dispose()
     # synchronous 1 = NORMAL: with WAL, a power cut may lose the last commits, never the file
@@ -93,5 +86,4 @@ def test_sqlite_connections_are_tuned_for_one_writer(tmp_path: Path) -> None:
         "synchronous": 1,
         "wal_autocheckpoint": WAL_CHECKPOINT_PAGES,
         "foreign_keys": 1,
-        "cache_size": -PAGE_CACHE_KIB,  # negative: KiB, not pages
     }

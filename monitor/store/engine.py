@@ -20,7 +20,6 @@ from monitor.errors import DatabaseError, SchemaBehindError
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 SQLITE_BUSY_TIMEOUT_S = 30
 WAL_CHECKPOINT_PAGES = 10_000
-PAGE_CACHE_KIB = 16_384
 MIGRATION_LOCK = 0x46524D31  # an advisory-lock key of our own ("FRM1")
 
 
@@ -51,10 +50,6 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # 1,000: a pass rewrites the same index pages over and over, and each checkpoint
     # copies them again and waits for the disk. A cold pass spent a fifth of its time there.
     cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-    # 16 MiB of page cache rather than SQLite's 2: the story index takes fifty-odd rows of
-    # hashed keys a report, each landing on its own page of the key index, and a first pass
-    # over hundreds of feeds spent a sixth of its time reading those pages back in.
-    cur.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     cur.close()
 
 
