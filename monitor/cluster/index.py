@@ -198,9 +198,7 @@ class Clusterer:
         `canonical` (the canonical form of `url`) are the item's fingerprint and canonical
         URL when the caller has them already (worked out in the parse pool)."""
         when = published if published.tzinfo is not None else published.replace(tzinfo=UTC)
-        if canonical is None:
-            canonical = canonical_url(url) if url else ""
-        canon = canonical
+        canon = canonical if canonical is not None else canonical_url(url) if url else ""
         fp = fp or fingerprint(title, summary)
         window = timedelta(hours=self.settings.window_hours)
         neighbours, shared = self.index.candidates(index_keys(canon, fp), when - window)
