@@ -94,11 +94,11 @@ class RetentionMixin:
         return seen
 
 
-# The "seen before" statements, built once: they run for every feed of every pass.
 def _in(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name, expanding=True)
 
 
+# The "seen before" statements, built once: they run for every feed of every pass.
 _TOMBS = _table(t.ItemTombstone)
 _TOMBSTONED = sa.select(_TOMBS.c.feed_id, _TOMBS.c.key).where(
     _TOMBS.c.feed_id.in_(_in("feeds")), _TOMBS.c.key.in_(_in("keys"))

@@ -119,7 +119,6 @@ class DbStoryIndex:
         self.recent = recent if recent is not None and recent.base is not None else None
         self._unwritten: list[tuple[str, int, int, Any]] = []  # story_key rows `flush` writes
         self._driver = _driver(conn.dialect)
-        self._db_time = self._driver.time
 
     def candidates(self, band_keys: Sequence[str], since: datetime) -> Found:
         if not band_keys:
@@ -129,7 +128,7 @@ class DbStoryIndex:
         recent = self.recent
         hits: dict[int, int] = {}  # item id → story id
         ties: dict[int, int] = {}  # item id → how tied (cluster.index.tie)
-        since_db = self._db_time(since)
+        since_db = self._driver.time(since)
         for key in keys:
             rows = found.get(key, [])
             if recent is not None:
@@ -186,7 +185,7 @@ class DbStoryIndex:
         item_id = int(item_key)
         # Plain rows of values already in the database's form: about fifty rows a report,
         # and converting the same time for each of them cost more than writing them.
-        when = self._db_time(published)
+        when = self._driver.time(published)
         keys = cluster_index_keys(canonical_url, fingerprint)
         rows = [(k, story_id, item_id, when) for k in keys]
         if self.recent is None:
