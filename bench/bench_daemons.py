@@ -13,14 +13,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from httpd import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS, HOSTS, LATENCY = 300, 10, 0.05
@@ -120,10 +120,7 @@ def run(daemons: int, ports: list[int], work: Path) -> float:
 def main() -> None:
     servers = []
     for h in range(HOSTS):
-        server = ThreadingHTTPServer((f"127.0.0.{h + 1}", 0), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        servers.append(serve(Handler, f"127.0.0.{h + 1}"))
     ports = [s.server_address[1] for s in servers]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ import textwrap
 import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,11 @@ LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
 sys.path.insert(0, str(HERE))
 
 from corpus import VERSION, generate  # noqa: E402
+from httpd import Server  # noqa: E402
+from httpd import serve as serve_handler  # noqa: E402
 
 
-def serve(files: list[Path]) -> tuple[ThreadingHTTPServer, int]:
+def serve(files: list[Path]) -> tuple[Server, int]:
     docs = {f"/{p.name}": p.read_bytes() for p in files}
     etags = {k: '"' + hashlib.sha1(v).hexdigest()[:16] + '"' for k, v in docs.items()}
     modified = formatdate(1767225600, usegmt=True)
@@ -78,9 +80,7 @@ def serve(files: list[Path]) -> tuple[ThreadingHTTPServer, int]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = serve_handler(Handler)
     return httpd, httpd.server_address[1]
 
 

@@ -13,12 +13,13 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from httpd import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = 200
@@ -78,9 +79,7 @@ def polls(port: int) -> int:
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     port = server.server_address[1]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

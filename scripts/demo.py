@@ -91,6 +91,7 @@ def main() -> None:
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(FEEDS))
     )
+    server.socket.listen(128)  # not socketserver's 5: a pass opens several connections at once
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     print(f"Serving {len(list(FEEDS.iterdir()))} recorded feeds from http://127.0.0.1:{port}/")

@@ -14,6 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    # A listen backlog of 5 (socketserver's default) drops the SYNs of a pass that opens
+    # more connections at once, and the kernel retries them only a second later.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class Response:
     """One scripted HTTP response."""
@@ -105,8 +112,7 @@ class FeedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
