@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from monitor import collect_less_often
 from monitor.commands.common import open_store, settings_of
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -67,6 +68,7 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Frontier Monitor: news on the Pakistan–Afghanistan frontier, matched and mailed."""
+    collect_less_often()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from monitor import collect_less_often
 from monitor.canonical import canonical_url
 from monitor.models import FeedState, Item, Match
 
@@ -92,6 +93,7 @@ def init_worker(parent: int, book: RuleBook | None) -> None:
     """Pool worker initializer: compile the pass's rules here (a few milliseconds; a
     compiled matcher does not pickle) and exit with the process that made the pool."""
     global _worker_matcher
+    collect_less_often()
     if book is not None:
         from monitor.match import Matcher
 
