@@ -234,6 +234,9 @@ def main() -> None:
     config.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cli = [py, "-c", "from monitor.cli import main; main()", "--config", str(config)]
+    # Byte-compiled as pip leaves an installed package (reader's is): where the environment
+    # sets PYTHONDONTWRITEBYTECODE, every run would otherwise compile our modules anew.
+    subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "monitor")], check=True)
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     check = [*cli, "check", "--all"]
     results: dict[str, dict[str, float]] = {}
