@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Below this many feeds in a pass, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 8
+# Unchanged feeds' outcomes per transaction. Until written, such a feed keeps its lease and
+# its old schedule; a pass that dies first leaves it due, and the next one asks again.
+UNCHANGED_BATCH = 50
 
 
 def poll(
@@ -173,6 +176,8 @@ class _Pass:
     polled: int = 0
     new_items: int = 0
     not_modified: int = 0
+    # Outcomes of unchanged feeds, written a few dozen to a transaction.
+    unchanged: list[tuple[int, FetchOutcome]] = field(default_factory=list)
 
     async def all(self, feeds: list[FeedState]) -> None:
         cfg = self.settings.fetch
@@ -190,7 +195,10 @@ class _Pass:
                     itemized, body_hash = await self._itemize(result, pool)
                     self._store(result, itemized, body_hash, intervals.get(feed.id))
 
-            await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
+            try:
+                await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
+            finally:
+                self._flush_unchanged()
 
     async def _until_stopped(self, work: asyncio.Future[list[None]]) -> None:
         """Wait for the pass; when `stop` is set, abandon what is in flight (it stays due)."""
@@ -266,22 +274,31 @@ class _Pass:
         )
         if self.dry_run:
             return
-        self.store.record_fetch(
-            feed.id,
-            FetchOutcome(
-                checked=now,
-                next_check=sources.next_check(now, interval, max_age=result.max_age),
-                ok=True,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                body_hash=body_hash,
-            ),
+        outcome = FetchOutcome(
+            checked=now,
+            next_check=sources.next_check(now, interval, max_age=result.max_age),
+            ok=True,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash,
         )
-        if result.final_url and result.final_url != feed.url:
-            notice = self.store.move_feed(feed.id, result.final_url, now)
+        moved_to = result.final_url if result.final_url != feed.url else None
+        if itemized is None and not moved_to:
+            self.unchanged.append((feed.id, outcome))
+            if len(self.unchanged) >= UNCHANGED_BATCH:
+                self._flush_unchanged()
+            return
+        self.store.record_fetch(feed.id, outcome)
+        if moved_to:
+            notice = self.store.move_feed(feed.id, moved_to, now)
             if notice:
                 log.warning("%s", notice)
                 self.notices.append(notice)
+
+    def _flush_unchanged(self) -> None:
+        if self.unchanged:
+            self.store.record_fetches(self.unchanged)
+            self.unchanged.clear()
 
     def _failure(self, result: FetchResult, message: str, interval: float) -> FetchOutcome:
         feed, cfg = result.feed, self.settings.fetch

@@ -65,6 +65,46 @@ def test_304_and_unchanged_body_cost_no_parse(
     assert conditional.headers["if-modified-since"] == "Sat, 28 Nov 2026 05:00:00 GMT"
 
 
+def test_a_pass_of_unchanged_feeds_records_every_one(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    # More unchanged feeds than one write takes (pipeline.UNCHANGED_BATCH), plus one failing.
+    count = 2 * pipeline.UNCHANGED_BATCH + 7
+    feeds = [
+        (
+            f"f{i}",
+            feed_server.route(
+                f"/f{i}.xml", Response(200, RELEVANT_RSS, {**RSS, "ETag": f'"{i}"'}), Response(304)
+            ),
+        )
+        for i in range(count)
+    ]
+    broken = feed_server.route("/broken.xml", Response(200, RELEVANT_RSS, RSS), Response(500))
+    config = write_config(
+        tmp_path,
+        db_url=db_url,
+        feeds=[*feeds, ("broken", broken)],
+        fetch="concurrency = 8\nper_host = 8",
+    )
+    run(config, "check", "--all")
+    started = datetime.now(UTC)
+    second = run(config, "check", "--all").output
+    assert f"not modified: {count}" in second and "failures: 1" in second
+    with Store(db_url) as store:
+        health = {h.name: h for h in store.feed_health()}
+        assert not store.lease_owners()
+    for name, _url in feeds:
+        h = health[name]
+        assert h.last_success is not None and h.last_success >= started, name
+        assert h.next_check is not None and h.next_check > started, name
+        assert h.error_streak == 0, name
+    assert health["broken"].error_streak == 1 and "500" in (health["broken"].last_error or "")
+    # The stored validators stay: the third pass asks conditionally again.
+    run(config, "check", "--all")
+    last = [r for r in feed_server.requests if r.path == "/f0.xml"][-1]
+    assert last.headers["if-none-match"] == '"0"'
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_is_honoured(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, status: int

@@ -182,9 +182,14 @@ class FeedsMixin:
 
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
-        # One UPDATE, not an ORM load and flush: this runs for every feed of every pass.
-        if outcome.ok:  # the common case, with a statement built once
-            params = {
+        self.record_fetches([(feed_id, outcome)])
+
+    def record_fetches(self, outcomes: Sequence[tuple[int, FetchOutcome]]) -> None:
+        """`record_fetch` for several feeds in one transaction (a warm pass's unchanged feeds:
+        a transaction each cost a tenth of such a pass)."""
+        # UPDATEs, not ORM loads and flushes: this runs for every feed of every pass.
+        successes = [
+            {
                 "feed": feed_id,
                 "checked": outcome.checked,
                 "next": outcome.next_check,
@@ -192,24 +197,30 @@ class FeedsMixin:
                 "new_modified": outcome.last_modified or None,
                 "new_hash": outcome.body_hash or None,
             }
-            with self.engine.begin() as conn:
-                conn.execute(_FETCHED, params)
-            return
+            for feed_id, outcome in outcomes
+            if outcome.ok
+        ]
         table = _table(t.Feed)
-        values: dict[str, Any] = {
-            "last_checked": outcome.checked,
-            "next_check": outcome.next_check,
-            "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
-            "lease_owner": None,
-            "lease_until": None,
-            "error_streak": table.c.error_streak + 1,
-            "last_error": (outcome.error or "unknown error")[:2000],
-            "failing_since": sa.func.coalesce(
-                table.c.failing_since, sa.literal(outcome.checked, table.c.failing_since.type)
-            ),
-        }
         with self.engine.begin() as conn:
-            conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
+            if successes:  # the common case, with a statement built once
+                conn.execute(_FETCHED, successes)
+            for feed_id, outcome in outcomes:
+                if outcome.ok:
+                    continue
+                values: dict[str, Any] = {
+                    "last_checked": outcome.checked,
+                    "next_check": outcome.next_check,
+                    "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "error_streak": table.c.error_streak + 1,
+                    "last_error": (outcome.error or "unknown error")[:2000],
+                    "failing_since": sa.func.coalesce(
+                        table.c.failing_since,
+                        sa.literal(outcome.checked, table.c.failing_since.type),
+                    ),
+                }
+                conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
 
     def move_feed(self, feed_id: int, new_url: str, now: datetime) -> str:
         """Follow a permanent redirect: the feed's URL becomes `new_url`; return what happened.
