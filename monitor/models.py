@@ -23,6 +23,7 @@ class FeedState:
     last_modified: str | None = None
     body_hash: str | None = None
     error_streak: int = 0
+    interval_minutes: int | None = None  # None: the configured default
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,6 @@ class _Pass:
         cfg = self.settings.fetch
         workers = parse_workers(self.settings)
         pool = self.pools if workers > 0 and len(feeds) >= POOL_MIN_FEEDS else None
-        intervals = self.store.feed_intervals()
         # Bodies in flight (fetched, not yet stored) are bounded by this gate.
         gate = asyncio.Semaphore(max(cfg.concurrency, 2 * workers))
         limiter = Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
@@ -193,7 +192,7 @@ class _Pass:
                 async with gate:
                     result = await fetch_one(feed, cfg, client, limiter)
                     itemized, body_hash = await self._itemize(result, pool)
-                    self._store(result, itemized, body_hash, intervals.get(feed.id))
+                    self._store(result, itemized, body_hash)
 
             try:
                 await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
@@ -234,15 +233,9 @@ class _Pass:
             pool.discard(executor)  # the next body gets a new pool
             return Itemized(error_kind="parse", error="the parser process died on this feed"), None
 
-    def _store(
-        self,
-        result: FetchResult,
-        itemized: Itemized | None,
-        body_hash: str | None,
-        override: int | None,
-    ) -> None:
+    def _store(self, result: FetchResult, itemized: Itemized | None, body_hash: str | None) -> None:
         feed, now = result.feed, self.now
-        interval: float = override or self.settings.fetch.interval_minutes
+        interval: float = feed.interval_minutes or self.settings.fetch.interval_minutes
         self.polled += 1
         if itemized is not None and itemized.error is not None:
             message = itemized.error

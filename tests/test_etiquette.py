@@ -137,6 +137,21 @@ def test_max_age_is_a_minimum_capped_at_a_day(
     assert 1700 < next_check_in(sqlite_url, "c") <= 1800  # the 30-minute interval wins
 
 
+def test_a_feed_interval_overrides_the_default(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    own = feed_server.feed("/own.xml", RELEVANT_RSS)
+    default = feed_server.feed("/default.xml", RELEVANT_RSS)
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("default", default)])
+    config.write_text(
+        config.read_text() + f'[[feeds]]\nname = "own"\nurl = "{own}"\ninterval_minutes = 120\n'
+    )
+    for _ in range(2):  # changed, then unchanged: both schedule by the feed's interval
+        run(config, "check", "--all")
+        assert 7100 < next_check_in(sqlite_url, "own") <= 7200
+        assert 1700 < next_check_in(sqlite_url, "default") <= 1800
+
+
 def test_persistent_failures_back_off_and_are_shown(
     tmp_path: Path, feed_server: FeedServer, db_url: str
 ) -> None:  # case 25

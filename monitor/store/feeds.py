@@ -176,10 +176,6 @@ class FeedsMixin:
         with Session(self.engine) as s:
             return [feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
 
-    def feed_intervals(self) -> dict[int, int | None]:
-        with Session(self.engine) as s:
-            return {f.id: f.interval_minutes for f in s.exec(select(t.Feed)) if f.id is not None}
-
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
         self.record_fetches([(feed_id, outcome)])
@@ -395,4 +391,5 @@ def feed_state(f: Any) -> FeedState:
         last_modified=f.last_modified,
         body_hash=f.body_hash,
         error_streak=f.error_streak,
+        interval_minutes=f.interval_minutes,
     )
