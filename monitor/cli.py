@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from monitor import collect_less_often
+from monitor.collector import collect_less_often, skip_collecting_at_exit
 from monitor.commands.common import open_store, settings_of
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -69,6 +69,7 @@ class _Group(click.Group):
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Frontier Monitor: news on the Pakistan–Afghanistan frontier, matched and mailed."""
     collect_less_often()
+    skip_collecting_at_exit()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

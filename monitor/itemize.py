@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from monitor import collect_less_often
 from monitor.canonical import canonical_url
+from monitor.collector import collect_less_often
 from monitor.models import FeedState, Item, Match
 
 if TYPE_CHECKING:
