@@ -127,7 +127,8 @@ async def fetch_one(
     async with limiter.total, limiter.host(feed.url):
         await limiter.space(feed.url)
         try:
-            return await asyncio.wait_for(_fetch(feed, cfg, client), timeout=cfg.timeout_seconds)
+            async with asyncio.timeout(cfg.timeout_seconds):  # no task of its own, unlike wait_for
+                return await _fetch(feed, cfg, client)
         except TimeoutError:
             return _failed(
                 feed, "timeout", f"no complete response within {cfg.timeout_seconds:g} s"
