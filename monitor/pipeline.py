@@ -353,7 +353,9 @@ def _process_pool(workers: int, book: RuleBook | None = None) -> Executor:
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES])
+    # Modules the fork server imports are shared by the workers it forks; for one worker
+    # they would only be a second copy (about 20 MiB), so that worker imports its own.
+    ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES] if workers > 1 else [])
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
