@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import test_daemon
@@ -61,7 +62,10 @@ def feeds_on(server: FeedServer, n: int, delay: float = 0.0) -> list[tuple[str, 
 def config_for(
     tmp: Path, url: str, feeds: list[tuple[str, str]], *, lease: float, interval: float
 ) -> Path:
-    past = (datetime.now(UTC) - timedelta(minutes=30)).strftime("%H:%M")
+    # Half an hour ago on the digest's clock (write_config's timezone, Asia/Karachi): a time
+    # of day taken from UTC is hours ahead there, and not in the past at all once Karachi's
+    # date has moved on (from 19:00 UTC).
+    past = (datetime.now(ZoneInfo("Asia/Karachi")) - timedelta(minutes=30)).strftime("%H:%M")
     return (
         write_config(
             tmp,
