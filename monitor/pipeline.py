@@ -36,9 +36,12 @@ log = logging.getLogger(__name__)
 
 # Below this many feeds in a pass, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 8
-# Unchanged feeds' outcomes per transaction. Until written, such a feed keeps its lease and
-# its old schedule; a pass that dies first leaves it due, and the next one asks again.
+# Unchanged feeds' outcomes are written this many to a transaction, and none waits longer
+# than UNCHANGED_WAIT seconds. Until written, such a feed keeps its lease and its old
+# schedule: a pass that dies first leaves it due, and the wait is bounded so that writing
+# the outcome (which releases the feed) does not come later than the lease allows.
 UNCHANGED_BATCH = 50
+UNCHANGED_WAIT = 1.0
 
 
 def poll(
@@ -176,8 +179,9 @@ class _Pass:
     polled: int = 0
     new_items: int = 0
     not_modified: int = 0
-    # Outcomes of unchanged feeds, written a few dozen to a transaction.
+    # Outcomes of unchanged feeds not yet written, and the timer that writes them.
     unchanged: list[tuple[int, FetchOutcome]] = field(default_factory=list)
+    unchanged_timer: asyncio.TimerHandle | None = None
 
     async def all(self, feeds: list[FeedState]) -> None:
         cfg = self.settings.fetch
@@ -280,6 +284,9 @@ class _Pass:
             self.unchanged.append((feed.id, outcome))
             if len(self.unchanged) >= UNCHANGED_BATCH:
                 self._flush_unchanged()
+            elif self.unchanged_timer is None:
+                loop = asyncio.get_running_loop()
+                self.unchanged_timer = loop.call_later(UNCHANGED_WAIT, self._flush_unchanged)
             return
         self.store.record_fetch(feed.id, outcome)
         if moved_to:
@@ -289,6 +296,9 @@ class _Pass:
                 self.notices.append(notice)
 
     def _flush_unchanged(self) -> None:
+        if self.unchanged_timer is not None:
+            self.unchanged_timer.cancel()
+            self.unchanged_timer = None
         if self.unchanged:
             self.store.record_fetches(self.unchanged)
             self.unchanged.clear()

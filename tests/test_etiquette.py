@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -103,6 +104,35 @@ def test_a_pass_of_unchanged_feeds_records_every_one(
     run(config, "check", "--all")
     last = [r for r in feed_server.requests if r.path == "/f0.xml"][-1]
     assert last.headers["if-none-match"] == '"0"'
+
+
+def test_an_unchanged_feed_is_written_while_a_slow_one_is_fetched(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    # Writing an outcome releases the feed's lease, so it must not wait for the pass's end.
+    fast = feed_server.route(
+        "/fast.xml", Response(200, RELEVANT_RSS, {**RSS, "ETag": '"f"'}), Response(304)
+    )
+    slow = feed_server.route(
+        "/slow.xml", Response(200, RELEVANT_RSS, {**RSS, "ETag": '"s"'}), Response(304, delay=5)
+    )
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("fast", fast), ("slow", slow)])
+    run(config, "check", "--all")
+    started = datetime.now(UTC)
+    second = threading.Thread(target=run, args=(config, "check", "--all"))
+    second.start()
+
+    def fast_written() -> bool:
+        with Store(sqlite_url) as store:
+            h = next(h for h in store.feed_health() if h.name == "fast")
+        return h.last_success is not None and h.last_success >= started
+
+    deadline = time.monotonic() + pipeline.UNCHANGED_WAIT + 2
+    while not fast_written() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fast_written() and second.is_alive()  # written while the slow fetch goes on
+    second.join(15)
+    assert not second.is_alive()
 
 
 @pytest.mark.parametrize("status", [429, 503])
