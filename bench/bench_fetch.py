@@ -43,11 +43,10 @@ LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
 sys.path.insert(0, str(HERE))
 
 from corpus import VERSION, generate  # noqa: E402
-from httpd import Server  # noqa: E402
-from httpd import serve as serve_handler  # noqa: E402
+from httpd import Server, serve  # noqa: E402
 
 
-def serve(files: list[Path]) -> tuple[Server, int]:
+def serve_corpus(files: list[Path]) -> tuple[Server, int]:
     docs = {f"/{p.name}": p.read_bytes() for p in files}
     etags = {k: '"' + hashlib.sha1(v).hexdigest()[:16] + '"' for k, v in docs.items()}
     modified = formatdate(1767225600, usegmt=True)
@@ -80,7 +79,7 @@ def serve(files: list[Path]) -> tuple[Server, int]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = serve_handler(Handler)
+    httpd = serve(Handler)
     return httpd, httpd.server_address[1]
 
 
@@ -213,7 +212,7 @@ def main() -> None:
     corpus_dir = WORK / f"corpus-v{VERSION}-{FEEDS}"
     files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
     size = sum(p.stat().st_size for p in files)
-    httpd, port = serve(files)
+    httpd, port = serve_corpus(files)
     urls = [f"http://127.0.0.1:{port}/{p.name}" for p in files]
     py = str(Path(sys.executable))
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK))
