@@ -55,6 +55,27 @@ def _fetched() -> sa.Update:
 _FETCHED = _fetched()
 
 
+def _failed(feed_id: int, outcome: FetchOutcome) -> sa.Update:
+    """A failed fetch's UPDATE: one more error, the first failure's time kept, released."""
+    feed = _table(t.Feed)
+    return (
+        sa.update(feed)
+        .where(feed.c.id == feed_id)
+        .values(
+            last_checked=outcome.checked,
+            next_check=outcome.next_check,
+            gone=sa.or_(feed.c.gone, sa.literal(outcome.gone)),
+            lease_owner=None,
+            lease_until=None,
+            error_streak=feed.c.error_streak + 1,
+            last_error=(outcome.error or "unknown error")[:2000],
+            failing_since=sa.func.coalesce(
+                feed.c.failing_since, sa.literal(outcome.checked, feed.c.failing_since.type)
+            ),
+        )
+    )
+
+
 class FeedNotFound(MonitorError):
     def __init__(self, ident: str) -> None:
         super().__init__(f"no feed named or at {ident!r} (see `monitor feeds list`)")
@@ -196,27 +217,12 @@ class FeedsMixin:
             for feed_id, outcome in outcomes
             if outcome.ok
         ]
-        table = _table(t.Feed)
         with self.engine.begin() as conn:
             if successes:  # the common case, with a statement built once
                 conn.execute(_FETCHED, successes)
             for feed_id, outcome in outcomes:
-                if outcome.ok:
-                    continue
-                values: dict[str, Any] = {
-                    "last_checked": outcome.checked,
-                    "next_check": outcome.next_check,
-                    "gone": sa.or_(table.c.gone, sa.literal(outcome.gone)),
-                    "lease_owner": None,
-                    "lease_until": None,
-                    "error_streak": table.c.error_streak + 1,
-                    "last_error": (outcome.error or "unknown error")[:2000],
-                    "failing_since": sa.func.coalesce(
-                        table.c.failing_since,
-                        sa.literal(outcome.checked, table.c.failing_since.type),
-                    ),
-                }
-                conn.execute(sa.update(table).where(table.c.id == feed_id).values(**values))
+                if not outcome.ok:
+                    conn.execute(_failed(feed_id, outcome))
 
     def move_feed(self, feed_id: int, new_url: str, now: datetime) -> str:
         """Follow a permanent redirect: the feed's URL becomes `new_url`; return what happened.
