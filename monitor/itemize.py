@@ -24,15 +24,7 @@ if TYPE_CHECKING:
     from monitor.match import Matcher, RuleBook
 
 # The parsers (lxml, feedparser, lexbor) are imported on first use: a pass whose feeds are
-# all unchanged never loads them, and with a pool only the workers do (they are preloaded).
-PARSING_MODULES = (
-    "monitor.parse",
-    "monitor.fastparse",
-    "monitor.normalize",
-    "monitor.match",
-    "monitor.cluster",
-)
-
+# all unchanged never loads them, and with a pool only the workers do.
 _worker_matcher: Matcher | None = None  # a pool worker's own matcher (init_worker)
 
 
@@ -89,41 +81,15 @@ def itemize(
     )
 
 
-def init_worker(parent: int, book: RuleBook | None) -> None:
+def init_worker(book: RuleBook | None) -> None:
     """Pool worker initializer: compile the pass's rules here (a few milliseconds; a
-    compiled matcher does not pickle) and exit with the process that made the pool."""
+    compiled matcher does not pickle)."""
     global _worker_matcher
     collect_less_often()
     if book is not None:
         from monitor.match import Matcher
 
         _worker_matcher = Matcher(book)
-    watch_parent(parent)
-
-
-def watch_parent(pid: int, every: float = 1.0) -> None:
-    """Pool worker initializer: exit when the process that made the pool is gone.
-
-    A worker's parent is the fork server, not the pass's process, and it holds both ends of
-    its task queue, so when that process dies without shutting the pool down (SIGKILL, the
-    OOM killer) nothing ever wakes it; the workers and the fork server (which waits for their
-    copy of its "alive" pipe to close) would live on, idle, for good.
-    """
-    import os
-    import threading
-    import time
-
-    def watch() -> None:
-        while True:
-            time.sleep(every)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass  # the pid exists (if reused by now, the worker lives until the pool ends)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def unique_items(items: Iterable[Item]) -> list[Item]:

@@ -18,19 +18,20 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor import sources
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import PARSING_MODULES, Itemized, init_worker, itemize
+from monitor.itemize import Itemized, init_worker, itemize
 from monitor.match import Matcher, RuleBook
 from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
 from monitor.owners import died_here
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
+from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -230,11 +231,9 @@ class _Pass:
         args = (result.body, feed, result.content_type, self.now)
         if pool is None:
             return await asyncio.to_thread(itemize, *args, self.matcher), body_hash
-        executor = pool.get()
         try:
-            return await loop.run_in_executor(executor, itemize, *args), body_hash
-        except BrokenProcessPool:
-            pool.discard(executor)  # the next body gets a new pool
+            return await loop.run_in_executor(pool.get(), itemize, *args), body_hash
+        except BrokenProcessPool:  # the next body gets a new worker
             return Itemized(error_kind="parse", error="the parser process died on this feed"), None
 
     def _store(self, result: FetchResult, itemized: Itemized | None, body_hash: str | None) -> None:
@@ -332,9 +331,9 @@ class _Pass:
 
 
 class _LazyPool:
-    """The parse pool of one poll: started when the first changed body needs parsing (a pass
+    """The parse pool of one poll: made when the first changed body needs parsing (a pass
     of unchanged feeds starts no process), shared by the poll's lease batches (a daemon's
-    scheduled pass runs one batch per 32 feeds), and replaced once a worker has died."""
+    scheduled pass runs one batch per 32 feeds)."""
 
     def __init__(self, workers: int, book: RuleBook | None = None) -> None:
         self.workers = workers
@@ -346,11 +345,6 @@ class _LazyPool:
             self._pool = _process_pool(self.workers, self.book)
         return self._pool
 
-    def discard(self, broken: Executor) -> None:
-        if self._pool is broken:
-            self._pool = None
-            broken.shutdown(wait=False, cancel_futures=True)
-
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -358,17 +352,5 @@ class _LazyPool:
 
 
 def _process_pool(workers: int, book: RuleBook | None = None) -> Executor:
-    """Worker processes started by a fork server: no threads or sockets of this process are
-    inherited, and each worker imports only the parsing modules and compiles the rules."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("forkserver")
-    # Modules the fork server imports are shared by the workers it forks; for one worker
-    # they would only be a second copy (about 20 MiB), so that worker imports its own.
-    ctx.set_forkserver_preload(["monitor.itemize", *PARSING_MODULES] if workers > 1 else [])
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=init_worker,
-        initargs=(os.getpid(), book),
-    )
+    """Worker processes that import only the parsing modules and compile the rules."""
+    return WorkerPool(workers, initializer=init_worker, initargs=(book,))

@@ -1,4 +1,5 @@
-"""The parse pool does not outlive a pass process that is killed without shutting it down."""
+"""The parse pool: started on demand, its workers parse as the pass would, a dead worker is
+replaced, and no worker outlives a pass process killed without shutting it down."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RELEVANT_RSS, run, write_config
+from servers import FeedServer, Response
+
+from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,9 +59,7 @@ def test_workers_exit_when_the_pass_process_is_killed() -> None:
             proc.wait()
 
 
-def test_parse_pool_starts_on_demand_is_shared_and_replaced_when_broken(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_parse_pool_starts_on_demand_and_is_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import Executor, ThreadPoolExecutor
 
     import monitor.pipeline as pipeline
@@ -72,13 +75,85 @@ def test_parse_pool_starts_on_demand_is_shared_and_replaced_when_broken(
     assert made == []  # nothing started until a body needs parsing
     first = pool.get()
     assert pool.get() is first and len(made) == 1  # shared by every batch of the poll
-    pool.discard(first)
-    second = pool.get()
-    assert second is not first
-    pool.discard(first)  # a late report about the old pool does not drop the new one
-    assert pool.get() is second
     pool.close()
-    assert len(made) == 2
+    assert len(made) == 1
+    assert pool.get() is not first  # a closed pool is not handed out again
+    pool.close()
+
+
+def _crash(status: int) -> None:
+    os._exit(status)
+
+
+def _fail() -> None:
+    raise ValueError("no such thing")
+
+
+def test_a_dead_worker_fails_its_call_and_is_replaced() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from monitor.workers import WorkerPool
+
+    pool = WorkerPool(1)
+    try:
+        first = pool.submit(os.getpid).result()
+        assert first != os.getpid()
+        with pytest.raises(BrokenProcessPool, match="exited with status 3"):
+            pool.submit(_crash, 3).result()
+        second = pool.submit(os.getpid).result()
+        assert second not in (first, os.getpid())
+        assert pool.pids() == [second]
+        # An exception raised in a worker comes back as itself, saying where it was raised.
+        with pytest.raises(ValueError, match="no such thing") as raised:
+            pool.submit(_fail).result()
+        assert "in worker process" in "".join(getattr(raised.value, "__notes__", []))
+        assert pool.submit(os.getpid).result() == second  # and the worker lives on
+    finally:
+        pool.shutdown()
+    assert not _alive(second)  # shutdown waits for the workers to exit
+
+
+def _die_on(name: str, book: object) -> None:
+    """A worker initializer (run in the worker): as the pass's own, except that parsing the
+    feed called `name` kills the worker, as a crash in a C parser would."""
+    import monitor.itemize as itemize
+
+    itemize.init_worker(book)  # type: ignore[arg-type]
+    real = itemize.itemize
+
+    def itemize_or_die(body: bytes, feed: object, *args: object) -> object:
+        if getattr(feed, "name", None) == name:
+            os._exit(70)
+        return real(body, feed, *args)  # type: ignore[arg-type]
+
+    itemize.itemize = itemize_or_die  # type: ignore[assignment]
+
+
+def test_a_worker_dying_on_one_feed_fails_that_feed_only(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.pipeline as pipeline
+    from monitor.workers import WorkerPool
+
+    def pool(workers: int, book: object = None) -> WorkerPool:
+        return WorkerPool(workers, initializer=_die_on, initargs=("bomb", book))
+
+    monkeypatch.setattr(pipeline, "_process_pool", pool)
+    rss = {"Content-Type": "application/rss+xml"}
+    names = ["bomb", *(f"f{i}" for i in range(pipeline.POOL_MIN_FEEDS))]
+    feeds = [(n, feed_server.route(f"/{n}.xml", Response(200, RELEVANT_RSS, rss))) for n in names]
+    # One worker: every feed parsed after the bomb's was parsed by its replacement.
+    config = write_config(
+        tmp_path, db_url=sqlite_url, feeds=feeds, fetch="parse_workers = 1\nconcurrency = 1"
+    )
+    out = run(config, "check", "--all").output
+    assert "failures: 1" in out and "the parser process died on this feed" in out
+    assert f"new items: {3 * (len(names) - 1)}," in out  # every other feed's three items
+    with Store(sqlite_url) as store:
+        health = {h.name: h for h in store.feed_health()}
+    assert health["bomb"].error_streak == 1 and health["bomb"].last_success is None
+    for name in names[1:]:
+        assert health[name].error_streak == 0 and health[name].last_success is not None, name
 
 
 def test_workers_match_and_fingerprint_as_the_pass_process_would() -> None:
