@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import VERSION, generate  # noqa: E402
 from httpd import Server, serve  # noqa: E402
+from proctree import tree_memory_mib  # noqa: E402
 
 
 def serve_corpus(files: list[Path]) -> tuple[Server, int]:
@@ -93,39 +94,6 @@ def become_subreaper() -> None:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
-
-
-def tree_memory_mib(root: int) -> tuple[float, float]:
-    """(summed RSS, summed PSS) of every process under `root` (not `root` itself). RSS counts
-    pages shared by a fork server and its workers once per process; PSS splits them."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    rss = pss = 0
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        for child, parent in parents.items():
-            if parent != pid:
-                continue
-            todo.append(child)
-            try:
-                with open(f"/proc/{child}/smaps_rollup", "rb") as f:
-                    for line in f:
-                        if line.startswith(b"Rss:"):
-                            rss += int(line.split()[1])
-                        elif line.startswith(b"Pss:"):
-                            pss += int(line.split()[1])
-            except (OSError, ValueError):
-                continue
-    return rss / 1024, pss / 1024
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:

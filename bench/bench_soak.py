@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from httpd import serve
+from proctree import tree_memory_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = 200
@@ -124,8 +125,11 @@ def main() -> None:
                 n = polls(http_port)
                 if n >= next_mark:
                     samples.append((n, rss_kib(daemon.pid), time.monotonic() - started))
+                    # Its child processes (parse workers during a pass), for the record.
+                    children = tree_memory_mib(daemon.pid)[0]
                     print(
-                        f"tick {n:4d}: RSS {samples[-1][1] / 1024:6.1f} MiB after {samples[-1][2]:6.1f} s",
+                        f"tick {n:4d}: RSS {samples[-1][1] / 1024:6.1f} MiB after {samples[-1][2]:6.1f} s"
+                        f" (+ {children:5.1f} MiB in child processes)",
                         flush=True,
                     )
                     next_mark += 50
