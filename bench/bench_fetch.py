@@ -8,7 +8,7 @@ the same bytes: bare feedparser.parse (default and lean) and monitor's parse_fee
 lxml fast path, feedparser for what it declines). Prints wall, CPU and peak memory of the
 whole process tree (CPU from RUSAGE_CHILDREN with this process as subreaper, so the parse
 pool's workers count; memory as the peak of the tree's summed RSS, and of its summed PSS,
-which counts a page shared by the fork server and its workers once, sampled every 20 ms),
+which counts a page shared by several processes once, sampled every 20 ms),
 items/s and the ratios. Every run is measured the same way. Nothing is asserted.
 
 All bench feeds are on one host (127.0.0.1) and reader has no per-host limits, so ours run
