@@ -132,8 +132,14 @@ class _Worker:
 
 def serve() -> None:
     """A worker's loop: run the initializer sent first, then each call, until the pass's end
-    of the socket closes. Interrupts are for the pass's process, which stops its workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    of the socket closes.
+
+    Ctrl-C, a hangup or a service manager's SIGTERM reach the whole process group; they are
+    for the pass's process, which finishes or abandons its work and then closes the sockets.
+    A worker killed by them would fail the feed it was parsing in a pass that is stopping.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     conn = Connection(int(sys.argv[1]))
     try:
         initializer, initargs = conn.recv()

@@ -129,6 +129,29 @@ def _die_on(name: str, book: object) -> None:
     itemize.itemize = itemize_or_die  # type: ignore[assignment]
 
 
+def _sleep_then_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_worker_outlasts_signals_meant_for_its_pass() -> None:
+    """SIGTERM, SIGINT and SIGHUP sent to the process group (a service manager stopping the
+    daemon, Ctrl-C) leave a worker's call to finish; closing the pool ends the worker."""
+    from monitor.workers import WorkerPool
+
+    pool = WorkerPool(1)
+    try:
+        pid = pool.submit(os.getpid).result()
+        call = pool.submit(_sleep_then_pid, 1.0)
+        time.sleep(0.3)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            os.kill(pid, signum)
+        assert call.result(timeout=20) == pid
+    finally:
+        pool.shutdown()
+    assert not _alive(pid)
+
+
 def test_a_worker_dying_on_one_feed_fails_that_feed_only(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
