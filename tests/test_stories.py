@@ -228,7 +228,7 @@ def test_story_lookup_takes_the_newest_reports_of_each_key_and_any_number_of_key
         found, _ = index.candidates([f"rare{n}" for n in range(520)], base - timedelta(days=1))
         assert sorted(int(n.item_key) for n in found) == rare
         assert old not in {int(n.item_key) for n in found}  # outside the window
-        assert all(n.story_id == story_id and n.fingerprint.title_set for n in found)
+        assert all(n.story_id == story_id and n.fingerprint.title_words for n in found)
     store.close()
 
 
@@ -332,10 +332,10 @@ def test_cached_neighbours_compare_as_their_full_fingerprints() -> None:
     )
     slim = _slim(full)
     for field in (
-        "title_tokens", "lead_tokens", "title_set", "text_set", "places", "title_places",
+        "title_tokens", "lead_tokens", "title_words", "text_words", "places", "title_places",
         "numbers", "title_numbers", "exact_key", "event", "title_generic", "text_generic",
     ):  # fmt: skip
         assert getattr(slim, field) == getattr(full, field), field
     assert full.band_keys and full.signature
     assert not (slim.band_keys or slim.signature)
-    assert all(w is sys.intern(w) for w in slim.text_set)
+    assert all(w is sys.intern(w) for w in slim.text_words)

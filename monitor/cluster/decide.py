@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from monitor.canonical import article_id
 from monitor.cluster.fingerprint import Fingerprint
@@ -86,11 +87,16 @@ class Decision:
 
 
 def _weighted_jaccard(
-    a: frozenset[str], b: frozenset[str], generic_a: int, generic_b: int, generic_weight: float
+    a: frozenset[str],
+    b: tuple[str, ...],
+    generic_a: int,
+    generic_b: int,
+    generic_weight: float,
 ) -> float:
-    """Jaccard with beat-generic words counting `generic_weight` instead of 1 (set ops in C:
-    this runs once per candidate pair; each side's generic count comes with its set)."""
-    shared = a & b
+    """Jaccard of the words `a` and the distinct words `b`, with beat-generic words counting
+    `generic_weight` instead of 1 (set operations in C: this runs once per candidate pair;
+    each side's generic count comes with its words)."""
+    shared = a.intersection(b)
     if not shared:
         return 0.0
     generic = len(shared & GENERIC)
@@ -99,11 +105,25 @@ def _weighted_jaccard(
     return inter / union
 
 
-def _scores(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tuple[float, ...]:
-    """(score, title similarity, text similarity, place conflict, number conflict)."""
+class _Sets(NamedTuple):
+    """A fingerprint's words as sets, made once for the candidate compared with many."""
+
+    title: frozenset[str]
+    text: frozenset[str]
+
+
+def _sets(fp: Fingerprint) -> _Sets:
+    return _Sets(frozenset(fp.title_words), frozenset(fp.text_words))
+
+
+def _scores(
+    a_sets: _Sets, a: Fingerprint, b: Fingerprint, settings: ClusterSettings
+) -> tuple[float, ...]:
+    """(score, title similarity, text similarity, place conflict, number conflict) of `a`
+    (whose words `a_sets` are) and `b`."""
     g = settings.generic_weight
-    title = _weighted_jaccard(a.title_set, b.title_set, a.title_generic, b.title_generic, g)
-    text = _weighted_jaccard(a.text_set, b.text_set, a.text_generic, b.text_generic, g)
+    title = _weighted_jaccard(a_sets.title, b.title_words, a.title_generic, b.title_generic, g)
+    text = _weighted_jaccard(a_sets.text, b.text_words, a.text_generic, b.text_generic, g)
     score = max(title, (title + text) / 2)
     places = bool(a.title_places and b.title_places and not a.title_places & b.title_places)
     if places:
@@ -122,7 +142,13 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
     cannot join two items whose headlines report different things. Titles that name
     places or figures and share none are discounted: same words, other incident.
     """
-    score, title, text, places, numbers = _scores(a, b, settings)
+    return _described(_sets(a), a, b, settings)
+
+
+def _described(
+    a_sets: _Sets, a: Fingerprint, b: Fingerprint, settings: ClusterSettings
+) -> tuple[float, str]:
+    score, title, text, places, numbers = _scores(a_sets, a, b, settings)
     what = f"title similarity {title:.2f}, text {text:.2f}"
     if places:
         what += f"; different places ({', '.join(sorted(a.title_places ^ b.title_places))})"
@@ -167,6 +193,7 @@ def decide(
     reports together.
     """
     fp = candidate.fingerprint
+    sets = _sets(fp)
     cand_article = article_id(candidate.canonical_url) if candidate.canonical_url else None
     url = candidate.canonical_url
     exact = fp.exact_key if fp.title_tokens or fp.lead_tokens else None
@@ -205,11 +232,11 @@ def decide(
             # A developing story re-headlined under the same article id: the id says
             # "same page", the words must still say "same event" (live pages change topic).
             threshold = min(threshold, settings.same_article_threshold)
-        score = _scores(fp, n.fingerprint, settings)[0]
+        score = _scores(sets, fp, n.fingerprint, settings)[0]
         margin = score - threshold
         if margin >= 0 and (best is None or (margin, -n.story_id) > best[:2]):
             # The reason in words only for a new best: most pairs compared never join.
-            _, what = similarity(fp, n.fingerprint, settings)
+            _, what = _described(sets, fp, n.fingerprint, settings)
             rule = (
                 f"≥ {threshold:.2f}, same article {cand_article} re-headlined"
                 if same_article
@@ -251,7 +278,7 @@ def _story_containment(
         if gap > settings.grace_hours:
             continue
         nfp = n.fingerprint
-        used = wanted & nfp.text_set
+        used = wanted.intersection(nfp.text_words)
         if used:  # a story none of whose reports shares a word cannot win: left out
             known = vocab.get(n.story_id)
             if known is None:
