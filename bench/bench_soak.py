@@ -1,8 +1,8 @@
 """Soak: the daemon's resident memory over 800 poll ticks against 200 feeds on 127.0.0.1.
 
 The daemon runs as a subprocess with a fast tick (0.2 s) and feeds due every 6 s; the
-server answers with ETag/304 and one feed in ten publishes new items now and then, so passes mix
-new items, unchanged bodies and 304s. Printed, never asserted; the goal is no growth after
+server answers with ETag/304, and one feed in ten publishes a new version every 4,000
+requests (once in a run), so passes mix unchanged bodies and 304s with some new items. Printed, never asserted; the goal is no growth after
 warm-up beyond 10%.
 """
 

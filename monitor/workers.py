@@ -68,11 +68,6 @@ class WorkerPool(Executor):
             worker = started
         return worker.call(fn, args, kwargs)  # type: ignore[no-any-return]
 
-    def pids(self) -> list[int]:
-        """Process ids of the workers started and not known to have died."""
-        with self._lock:
-            return [w.pid for w in self._running if w.alive]
-
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking calls; with `wait`, let the calls under way finish first. Without it,
         the workers are killed (their results would have nowhere to go)."""
