@@ -228,7 +228,12 @@ def db_prune(ctx: click.Context, days: int) -> None:
 @click.option("--all", "ignore_schedule", is_flag=True, help="Poll every feed, due or not.")
 @click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
 @click.option(
-    "--show", default=50, show_default=True, metavar="N", help="List at most N new matching items."
+    "--show",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    metavar="N",
+    help="List at most N new matching items.",
 )
 @click.pass_context
 def check(
@@ -253,6 +258,7 @@ def check(
         names=feeds or None,
         ignore_schedule=ignore_schedule or bool(feeds),
         dry_run=dry_run,
+        listed=show,
     )
     print_pass(report, dry_run=dry_run, show=show)
     if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send

@@ -272,7 +272,8 @@ class Daemon:
         if self.stop.is_set():
             return
         try:
-            report = poll(self.settings, self.store, self.matcher, stop=self.stop)
+            # The daemon logs counts only: its report lists no items.
+            report = poll(self.settings, self.store, self.matcher, stop=self.stop, listed=0)
         except Exception:
             log.exception("poll pass failed")
             self.metrics.record_error("poll")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import logging
 import os
 import socket
@@ -27,7 +28,15 @@ from monitor import sources
 from monitor.fetch import Limiter, fetch_one, make_client
 from monitor.itemize import Itemized, init_worker, itemize
 from monitor.match import Matcher, RuleBook
-from monitor.models import FeedFailure, FeedState, FetchResult, NewMatch, PassReport
+from monitor.models import (
+    FeedFailure,
+    FeedState,
+    FetchResult,
+    Item,
+    Match,
+    NewMatch,
+    PassReport,
+)
 from monitor.owners import died_here
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
@@ -55,21 +64,30 @@ def poll(
     dry_run: bool = False,
     now: datetime | None = None,
     stop: threading.Event | None = None,
+    listed: int = 50,
 ) -> PassReport:
     """Run one pass over the due feeds and return what it did.
 
-    When `stop` is set (the daemon is shutting down), fetches in flight are abandoned and the
-    feeds they were for stay due; what was already fetched is still written.
+    The report counts every new matching item and lists the newest `listed` of each topic
+    (`_Listing`). When `stop` is set (the daemon is shutting down), fetches in flight are
+    abandoned and the feeds they were for stay due; what was already fetched is still
+    written.
     """
     now = now or datetime.now(UTC)
     store.cluster_settings = settings.stories  # the story rule add_items applies
     pool = _LazyPool(parse_workers(settings), matcher.book)
+    listing = _Listing(listed)
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
-            return _run(settings, store, matcher, now, feeds, pool, dry_run=True, stop=stop)
-        with store.story_pass():
-            return _poll_leased(settings, store, matcher, now, pool, names, ignore_schedule, stop)
+            run = (settings, store, matcher, now, feeds, pool, listing)
+            report = _run(*run, dry_run=True, stop=stop)
+        else:
+            with store.story_pass():
+                report = _poll_leased(
+                    settings, store, matcher, now, pool, listing, names, ignore_schedule, stop
+                )
+        return replace(report, matched=listing.items())
     finally:
         pool.close()
 
@@ -80,6 +98,7 @@ def _poll_leased(
     matcher: Matcher,
     now: datetime,
     pool: _LazyPool,
+    listing: _Listing,
     names: Iterable[str] | None,
     ignore_schedule: bool,
     stop: threading.Event | None,
@@ -110,9 +129,8 @@ def _poll_leased(
             if not feeds:
                 break
             done.update(f.id for f in feeds)
-            reports.append(
-                _run(settings, store, matcher, now, feeds, pool, dry_run=False, stop=stop)
-            )
+            run = (settings, store, matcher, now, feeds, pool, listing)
+            reports.append(_run(*run, dry_run=False, stop=stop))
             if batch is None or len(feeds) < batch:
                 break
     finally:
@@ -135,7 +153,6 @@ def _merge(reports: list[PassReport]) -> PassReport:
         feeds_polled=sum(r.feeds_polled for r in reports),
         new_items=sum(r.new_items for r in reports),
         new_matches=sum(r.new_matches for r in reports),
-        matched=tuple(m for r in reports for m in r.matched),
         failures=tuple(f for r in reports for f in r.failures),
         not_modified=sum(r.not_modified for r in reports),
         notices=tuple(n for r in reports for n in r.notices),
@@ -149,6 +166,7 @@ def _run(
     now: datetime,
     feeds: list[FeedState],
     pool: _LazyPool,
+    listing: _Listing,
     *,
     dry_run: bool,
     stop: threading.Event | None,
@@ -160,7 +178,7 @@ def _run(
     if sharing > 1:
         fetch = replace(settings.fetch, per_host=max(1, settings.fetch.per_host // sharing))
         settings = replace(settings, fetch=fetch)
-    run = _Pass(settings, store, matcher, now, dry_run, stop, pool)
+    run = _Pass(settings, store, matcher, now, dry_run, listing, stop, pool)
     asyncio.run(run.all(feeds))
     return run.report()
 
@@ -172,13 +190,14 @@ class _Pass:
     matcher: Matcher
     now: datetime
     dry_run: bool
+    listing: _Listing
     stop: threading.Event | None = None
     pools: _LazyPool | None = None
     failures: list[FeedFailure] = field(default_factory=list)
-    matched: list[NewMatch] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     polled: int = 0
     new_items: int = 0
+    new_matches: int = 0
     not_modified: int = 0
     # Outcomes of unchanged feeds not yet written, and the timer that writes them.
     unchanged: list[tuple[int, FetchOutcome]] = field(default_factory=list)
@@ -261,13 +280,10 @@ class _Pass:
         ]
         added = self.store.new_only(decided) if self.dry_run else self.store.add_items(decided)
         self.new_items += len(added)
-        # The report shows title, outlet, time and topics; without summaries and spans, a
-        # first pass over hundreds of feeds does not hold every matching article until it ends.
-        self.matched.extend(
-            NewMatch(replace(n.item, summary=""), tuple(replace(m, spans=()) for m in n.matches))
-            for n in added
-            if n.matches
-        )
+        for n in added:
+            if n.matches:
+                self.new_matches += 1
+                self.listing.add(n.item, n.matches)
         if self.dry_run:
             return
         outcome = FetchOutcome(
@@ -322,12 +338,42 @@ class _Pass:
         return PassReport(
             feeds_polled=self.polled,
             new_items=self.new_items,
-            new_matches=len(self.matched),
-            matched=tuple(self.matched),
+            new_matches=self.new_matches,
             failures=tuple(self.failures),
             not_modified=self.not_modified,
             notices=tuple(self.notices),
         )
+
+
+class _Listing:
+    """The new matching items a pass report lists: the newest `size` of each topic (that of
+    an item's first match, as `monitor check` groups them), so that a first pass over
+    hundreds of feeds does not hold thousands of articles until it ends. Kept without
+    summaries and spans: the report shows title, outlet, time and topics."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._added = 0
+        # By topic, a heap of (time, order added, item): the oldest at the top, to go first.
+        self._newest: dict[str, list[tuple[float, int, NewMatch]]] = {}
+
+    def add(self, item: Item, matches: tuple[Match, ...]) -> None:
+        if self.size <= 0:
+            return
+        self._added += 1
+        heap = self._newest.setdefault(matches[0].topic, [])
+        when = (item.published or item.fetched).timestamp()
+        if len(heap) >= self.size and when < heap[0][0]:
+            return  # older than every item kept for its topic: never listed
+        listed = NewMatch(replace(item, summary=""), tuple(replace(m, spans=()) for m in matches))
+        entry = (when, self._added, listed)
+        if len(heap) < self.size:
+            heapq.heappush(heap, entry)
+        else:
+            heapq.heapreplace(heap, entry)
+
+    def items(self) -> tuple[NewMatch, ...]:
+        return tuple(nm for heap in self._newest.values() for _, _, nm in heap)
 
 
 class _LazyPool:

@@ -24,8 +24,8 @@ def _when(value: datetime | None) -> str:
 
 
 def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> None:
-    """The new matching items by topic (newest first within a topic, at most `show` rows),
-    feeds that moved or failed, and a summary line."""
+    """The new matching items by topic (newest first within a topic, at most `show` rows of
+    those the report lists), feeds that moved or failed, and a summary line."""
     console = _console()
     if report.matched:
         title = "New matching items" + (" (dry run: nothing stored)" if dry_run else "")
@@ -45,10 +45,10 @@ def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> 
             topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
             table.add_row(topics, nm.item.title, nm.item.source, _when(nm.item.published))
         console.print(table)
-        if len(rows) > show:
-            console.print(
-                f"… and {len(rows) - show} more (--show N lists more; the digest has them all)"
-            )
+    if report.new_matches > show:
+        console.print(
+            f"… and {report.new_matches - show} more (--show N lists more; the digest has them all)"
+        )
     for notice in report.notices:
         console.print(f"[yellow]moved[/yellow] {notice}", markup=True)
     for f in report.failures:

@@ -209,3 +209,47 @@ def test_pass_table_stops_at_show_and_says_how_many_more(
     out = capsys.readouterr().out
     assert all(f"Headline number {i}" in out for i in range(7))
     assert "more" not in out
+
+
+def test_a_pass_keeps_for_its_table_only_the_newest_of_each_topic(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    # Six matching items of one topic, published a day apart: `--show 2` lists the two
+    # newest, though the feed lists them oldest first, and counts all six.
+    items = "".join(
+        f"<item><guid>d{day}</guid><title>Torkham border crossing closed, day {day}</title>"
+        f"<link>https://news.example.org/d{day}</link><description>Traders stranded.</description>"
+        f"<pubDate>{day:02d} Nov 2026 05:00:00 GMT</pubDate></item>"
+        for day in range(1, 7)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>https://news.example.org/</link>{items}</channel></rss>"
+    ).encode()
+    feed = feed_server.feed("/t.xml", body)
+    config = write_config(tmp_path, db_url=db_url, feeds=[("t", feed)])
+    result = run(config, "check", "--show", "2")
+    assert result.exit_code == 0, result.output
+    assert "new matches: 6" in result.output
+    assert [day for day in range(1, 7) if f"day {day}" in result.output] == [5, 6]
+    assert "and 4 more" in result.output
+    assert count(db_url, "item_match") >= 6  # all stored, whatever the table lists
+
+    # What the pass holds for its table, asked of the pipeline itself (a second database).
+    from monitor.match import Matcher
+    from monitor.pipeline import poll
+    from monitor.settings import load_settings
+
+    other = tmp_path / "other"
+    other.mkdir()
+    settings = load_settings(
+        write_config(other, db_url=f"sqlite:///{other / 'm.db'}", feeds=[("t", feed)])
+    )
+    assert run(settings.path, "db", "upgrade").exit_code == 0
+    with Store(settings.database_url) as store:
+        store.sync_feeds(settings.feeds)
+        matcher = Matcher.from_file(settings.rules_path)
+        report = poll(settings, store, matcher, ignore_schedule=True, listed=2)
+    assert report.new_matches == 6
+    assert sorted(nm.item.title[-5:] for nm in report.matched) == ["day 5", "day 6"]
+    assert all(nm.item.summary == "" for nm in report.matched)
