@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import run, write_config
+from conftest import RELEVANT_RSS, run, write_config
+from servers import FeedServer
 
 from alembic import command
 from monitor.errors import SchemaBehindError
@@ -19,6 +20,7 @@ from monitor.store.engine import (
     make_engine,
     scanned_head,
 )
+from monitor.store.tables import UTCDateTime
 
 
 def test_upgrade_creates_every_table(db_url: str) -> None:
@@ -87,3 +89,42 @@ def test_sqlite_connections_are_tuned_for_one_writer(tmp_path: Path) -> None:
         "wal_autocheckpoint": WAL_CHECKPOINT_PAGES,
         "foreign_keys": 1,
     }
+
+
+def test_story_key_times_survive_the_migration_both_ways(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    # story_key.published became whole seconds (d6e4a2c8f1b3): the rows a real pass wrote go
+    # down to timestamps and back up unchanged, on both databases.
+    from datetime import UTC, datetime
+
+    from monitor.store.stories import key_time
+
+    feed = feed_server.feed("/f.xml", RELEVANT_RSS)
+    assert run(write_config(tmp_path, db_url=db_url, feeds=[("f", feed)]), "check").exit_code == 0
+    facts = sa.text(
+        "SELECT k.id, k.published, i.published FROM story_key AS k JOIN item AS i"
+        " ON i.id = k.item_id ORDER BY k.id"
+    ).columns(sa.column("id"), sa.column("k"), sa.column("i", UTCDateTime()))
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            at_head = list(conn.execute(facts))
+        assert len(at_head) > 10  # two matching reports, some twenty keys each
+        for _, seconds, published in at_head:
+            assert seconds == key_time(published)  # 05:00:00 UTC on 28 November 2026
+
+        cfg = alembic_config(db_url)
+        command.downgrade(cfg, "c4d2e1f3a5b6")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT published FROM story_key ORDER BY id").columns(
+                    sa.column("published", UTCDateTime())
+                )
+            )
+            assert [r[0] for r in rows] == [datetime(2026, 11, 28, 5, tzinfo=UTC)] * len(at_head)
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert list(conn.execute(facts)) == at_head
+    finally:
+        engine.dispose()

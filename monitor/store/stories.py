@@ -128,11 +128,11 @@ class DbStoryIndex:
         if not band_keys:
             return Found([], {})
         keys = list(dict.fromkeys(band_keys))
-        found = self._stored(keys, since)
+        since_db = key_time(since)
+        found = self._stored(keys, since_db)
         recent = self.recent
         hits: dict[int, int] = {}  # item id → story id
         ties: dict[int, int] = {}  # item id → how tied (cluster.index.tie)
-        since_db = self._driver.time(since)
         for key in keys:
             rows = found.get(key, [])
             if recent is not None:
@@ -152,7 +152,6 @@ class DbStoryIndex:
             else:
                 entries.append(entry)
         if missing:  # reports this process has not seen: read and fingerprint them once
-            self.flush()  # (their publication time is read from their story_key rows)
             for i, canonical, title, summary, published in self.conn.execute(
                 _ITEM_FACTS, {"ids": missing}
             ):
@@ -162,8 +161,9 @@ class DbStoryIndex:
         entries.sort(key=itemgetter(1))
         return Found([n for n, _ in entries], {str(i): w for i, w in ties.items()})
 
-    def _stored(self, keys: list[str], since: datetime) -> dict[str, list[Row]]:
-        """The database's rows for these keys (up to the recent rows' base, if any)."""
+    def _stored(self, keys: list[str], since: int) -> dict[str, list[Row]]:
+        """The database's rows for these keys published at or after `since` (`key_time`), up
+        to the recent rows' base, if any."""
         found: dict[str, list[Row]] = {}
         upto = _NO_BOUND if self.recent is None else self.recent.base
         if upto == 0:
@@ -187,9 +187,8 @@ class DbStoryIndex:
         published: datetime,
     ) -> None:
         item_id = int(item_key)
-        # Plain rows of values already in the database's form: about fifty rows a report,
-        # and converting the same time for each of them cost more than writing them.
-        when = self._driver.time(published)
+        # Plain rows of values already in the database's form: about fifty rows a report.
+        when = key_time(published)
         keys = cluster_index_keys(canonical_url, fingerprint)
         rows = [(k, story_id, item_id, when) for k in keys]
         if self.recent is None:
@@ -263,14 +262,22 @@ def _lookup(keys: int) -> sa.TextClause:
         f" ORDER BY published DESC, item_id DESC LIMIT {MAX_POSTINGS}) AS a{i}"
         for i in range(keys)
     )
-    return sa.text(arms).bindparams(sa.bindparam("since", type_=t.UTCDateTime()))
+    return sa.text(arms)
 
 
-# The unchanging facts of items not in the cache; `published` as the story index has it.
+def key_time(when: datetime) -> int:
+    """A time as story_key keeps it: whole seconds since the epoch. Lookups compare in this
+    form too, so a row a fraction of a second before `since` may come back: `decide` looks
+    at the exact gap."""
+    return int(when.timestamp())
+
+
+# The unchanging facts of items not in the cache; `published` as the story index placed the
+# item (a report without a publication time is placed at the time it was fetched).
 _ITEM_FACTS = (
     sa.text(
         "SELECT i.id, i.canonical_url, i.title, i.summary,"
-        " (SELECT MIN(k.published) FROM story_key AS k WHERE k.item_id = i.id) AS published"
+        " COALESCE(i.published, i.fetched) AS published"
         " FROM item AS i WHERE i.id IN :ids"
     )
     .bindparams(sa.bindparam("ids", expanding=True))

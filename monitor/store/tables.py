@@ -132,7 +132,10 @@ class StoryKey(SQLModel, table=True):
     # Not indexed: nothing reads rows by story, and a pass writes fifty-odd rows a report.
     story_id: int = Field(foreign_key="story.id")
     item_id: int = Field(foreign_key="item.id", index=True)
-    published: datetime = _dt()
+    # Whole seconds since the epoch (UTC), not a timestamp: SQLite keeps a timestamp as 26
+    # characters of text, and this is the middle of an index that takes some fifty rows a
+    # report. Nothing but the story index reads it (monitor.store.stories.key_time).
+    published: int = Field(sa_type=sa.BigInteger)
 
 
 class StoryUpdate(SQLModel, table=True):
