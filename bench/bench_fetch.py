@@ -11,10 +11,15 @@ pool's workers count; memory as the peak of the tree's summed RSS, and of its su
 which counts a page shared by several processes once, sampled every 20 ms),
 items/s and the ratios. Every run is measured the same way. Nothing is asserted.
 
+Ours and reader run in rounds (BENCH_ROUNDS, default 3), each round from fresh databases and
+with the two taking turns to go first; the figures are medians over the rounds, and the
+ratios are given both as the ratio of the medians and for each round alone. The machines
+this runs on are shared: the same pass took from 25 to 32 s of CPU from one run to the next.
+
 All bench feeds are on one host (127.0.0.1) and reader has no per-host limits, so ours run
 with per_host equal to the global concurrency and no per-host spacing; the output says so.
 
-    BENCH_FEEDS=500 python bench/bench_fetch.py
+    BENCH_FEEDS=500 BENCH_ROUNDS=3 python bench/bench_fetch.py
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +46,7 @@ READER_VENV = WORK / "reader-venv"
 FEEDS = int(os.environ.get("BENCH_FEEDS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 sys.path.insert(0, str(HERE))
 
 from corpus import VERSION, generate  # noqa: E402
@@ -176,19 +183,12 @@ FLOOR_SCRIPT = textwrap.dedent(
 )
 
 
-def main() -> None:
-    corpus_dir = WORK / f"corpus-v{VERSION}-{FEEDS}"
-    files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
-    size = sum(p.stat().st_size for p in files)
-    httpd, port = serve_corpus(files)
-    urls = [f"http://127.0.0.1:{port}/{p.name}" for p in files]
-    py = str(Path(sys.executable))
-    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK))
-    db = f"sqlite:///{tmp / 'monitor.db'}"
-    config = tmp / "monitor.toml"
+def write_config(folder: Path, files: list[Path], urls: list[str]) -> Path:
+    """A config of our monitor for the corpus, with a database of its own in `folder`."""
+    config = folder / "monitor.toml"
     lines = [
         f'rules = "{ROOT / "config" / "rules.toml"}"',
-        f'[database]\nurl = "{db}"',
+        f'[database]\nurl = "sqlite:///{folder / "monitor.db"}"',
         # Every bench feed is on one host; the per-host politeness limits would measure the
         # limiter, not the work, and reader has no such limits.
         f'[fetch]\nallow_networks = ["127.0.0.1/32"]\nconcurrency = {CONCURRENCY}\n'
@@ -199,14 +199,22 @@ def main() -> None:
         f'[[feeds]]\nname = "{p.name}"\nurl = "{u}"' for p, u in zip(files, urls, strict=True)
     ]
     config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def main() -> None:
+    corpus_dir = WORK / f"corpus-v{VERSION}-{FEEDS}"
+    files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
+    size = sum(p.stat().st_size for p in files)
+    httpd, port = serve_corpus(files)
+    urls = [f"http://127.0.0.1:{port}/{p.name}" for p in files]
+    py = str(Path(sys.executable))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [py, "-c", "from monitor.cli import main; main()", "--config", str(config)]
     # Byte-compiled as pip leaves an installed package (reader's is): where the environment
     # sets PYTHONDONTWRITEBYTECODE, every run would otherwise compile our modules anew.
     subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "monitor")], check=True)
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    check = [*cli, "check", "--all"]
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {}
     become_subreaper()
     print(f"corpus: {len(files)} feeds, {size / 1e6:.1f} MB; latency {LATENCY * 1000:.0f} ms")
     print(
@@ -214,44 +222,74 @@ def main() -> None:
         "(one host; reader has no per-host limits); parse workers: the default, one per "
         f"core but one ({max((os.cpu_count() or 1) - 1, 0)}; 0 = a thread)"
     )
-    results["ours cold"] = timed(check, env)
-    results["ours warm"] = timed(check, env)
-    items = int(str(results["ours cold"]["out"]).split("new items: ")[1].split(",")[0])
-    if (READER_VENV / "bin" / "python").exists():
+
+    def ours(folder: Path) -> None:
+        config = write_config(folder, files, urls)
+        cli = [py, "-c", "from monitor.cli import main; main()", "--config", str(config)]
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+        check = [*cli, "check", "--all"]
+        runs.setdefault("ours cold", []).append(timed(check, env))
+        runs.setdefault("ours warm", []).append(timed(check, env))
+
+    rpy = READER_VENV / "bin" / "python"
+    workers = os.environ.get("BENCH_READER_WORKERS", "1")
+    if rpy.exists():
         (tmp / "urls.txt").write_text("\n".join(urls))
         (tmp / "reader_run.py").write_text(READER_SCRIPT)
-        rpy = str(READER_VENV / "bin" / "python")
-        argv = [rpy, str(tmp / "reader_run.py"), str(tmp / "reader.sqlite"), str(tmp / "urls.txt")]
-        workers = os.environ.get("BENCH_READER_WORKERS", "1")
         print(f"reader: update_feeds(workers={workers})")
-        results["reader cold"] = timed([*argv, workers])
-        results["reader warm"] = timed([*argv, workers])
     else:
         print(f"reader skipped: create {READER_VENV} and `pip install reader sgmllib3k` in it")
+
+    def reader(folder: Path) -> None:
+        db = folder / "reader.sqlite"
+        argv = [str(rpy), str(tmp / "reader_run.py"), str(db), str(tmp / "urls.txt"), workers]
+        runs.setdefault("reader cold", []).append(timed(argv))
+        runs.setdefault("reader warm", []).append(timed(argv))
+
+    # Each round gives both a fresh database; who goes first alternates, so that a machine
+    # growing slower or faster during the run favours neither.
+    print(f"rounds: {ROUNDS} (each: cold then warm, ours and reader taking turns to go first)")
+    for round_ in range(ROUNDS):
+        folder = tmp / f"round-{round_ + 1}"
+        folder.mkdir()
+        order = [ours, reader] if round_ % 2 == 0 else [reader, ours]
+        for contender in order:
+            if contender is reader and not rpy.exists():
+                continue
+            contender(folder)
+    items = int(str(runs["ours cold"][0]["out"]).split("new items: ")[1].split(",")[0])
     (tmp / "floor.py").write_text(FLOOR_SCRIPT)
     paths = [str(p) for p in files]
-    results["feedparser (default)"] = timed([py, str(tmp / "floor.py"), "full", *paths])
-    results["feedparser (lean)"] = timed([py, str(tmp / "floor.py"), "lean", *paths])
-    results["parse_feed (fast path)"] = timed([py, str(tmp / "floor.py"), "fast", *paths], env)
+    runs["feedparser (default)"] = [timed([py, str(tmp / "floor.py"), "full", *paths])]
+    runs["feedparser (lean)"] = [timed([py, str(tmp / "floor.py"), "lean", *paths])]
+    runs["parse_feed (fast path)"] = [timed([py, str(tmp / "floor.py"), "fast", *paths], env)]
     httpd.shutdown()
     print(
-        f"{'run (process tree)':24} {'wall s':>8} {'cpu s':>8} {'RSS MiB':>8} {'PSS MiB':>8} {'items/s':>8}"
+        f"{'run (process tree)':24} {'wall s':>8} {'range':>13} {'cpu s':>8} {'RSS MiB':>8}"
+        f" {'PSS MiB':>8} {'items/s':>8}"
     )
-    for name, r in results.items():
+    for name, rs in runs.items():
+        wall = [r["wall"] for r in rs]
+        spread = f"{min(wall):.2f}-{max(wall):.2f}" if len(rs) > 1 else ""
+        mid = {k: statistics.median([r[k] for r in rs]) for k in ("wall", "cpu", "rss", "pss")}
         print(
-            f"{name:24} {r['wall']:8.2f} {r['cpu']:8.2f} {r['rss']:8.1f} {r['pss']:8.1f}"
-            f" {items / r['wall']:8.0f}"
+            f"{name:24} {mid['wall']:8.2f} {spread:>13} {mid['cpu']:8.2f} {mid['rss']:8.1f}"
+            f" {mid['pss']:8.1f} {items / mid['wall']:8.0f}"
         )
-    if "reader cold" in results:
-        for a, b, target in (
-            ("ours cold", "reader cold", 0.3),
-            ("ours warm", "reader warm", 0.5),
+    print("(medians over the rounds; range: the fastest and slowest wall time)")
+    if "reader cold" in runs:
+        for a, b, key, what, target in (
+            ("ours cold", "reader cold", "wall", "wall", 0.3),
+            ("ours warm", "reader warm", "wall", "wall", 0.5),
+            ("ours cold", "reader cold", "rss", "peak RSS", 2),
+            ("ours cold", "reader cold", "pss", "peak PSS", 2),
         ):
-            ratio = results[a]["wall"] / results[b]["wall"]
-            print(f"{a} / {b}: wall {ratio:.2f}x (target <= {target}x)")
-        for kind in ("rss", "pss"):
-            mem = results["ours cold"][kind] / results["reader cold"][kind]
-            print(f"peak {kind.upper()} ours cold / reader cold: {mem:.2f}x (target <= 2x)")
+            paired = [x[key] / y[key] for x, y in zip(runs[a], runs[b], strict=True)]
+            ratio = statistics.median([r[key] for r in runs[a]]) / statistics.median(
+                [r[key] for r in runs[b]]
+            )
+            each = ", ".join(f"{r:.2f}" for r in paired)
+            print(f"{a} / {b}: {what} {ratio:.2f}x (target <= {target}x; each round: {each})")
 
 
 if __name__ == "__main__":
