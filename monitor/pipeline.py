@@ -80,8 +80,9 @@ def poll(
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
-            run = (settings, store, matcher, now, feeds, pool, listing)
-            report = _run(*run, dry_run=True, stop=stop)
+            report = _run(
+                settings, store, matcher, now, feeds, pool, listing, dry_run=True, stop=stop
+            )
         else:
             with store.story_pass():
                 report = _poll_leased(
@@ -129,8 +130,9 @@ def _poll_leased(
             if not feeds:
                 break
             done.update(f.id for f in feeds)
-            run = (settings, store, matcher, now, feeds, pool, listing)
-            reports.append(_run(*run, dry_run=False, stop=stop))
+            reports.append(
+                _run(settings, store, matcher, now, feeds, pool, listing, dry_run=False, stop=stop)
+            )
             if batch is None or len(feeds) < batch:
                 break
     finally:
