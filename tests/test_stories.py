@@ -337,3 +337,14 @@ def test_cached_neighbours_compare_as_their_full_fingerprints() -> None:
     assert full.band_keys and full.signature
     assert not (slim.band_keys or slim.signature)
     assert all(w is sys.intern(w) for w in slim.text_words)
+
+
+def test_story_key_times_are_whole_utc_seconds() -> None:
+    from datetime import timezone
+
+    from monitor.store.stories import key_time
+
+    utc = datetime(2026, 11, 28, 5, 0, 0, 900_000, tzinfo=UTC)
+    karachi = utc.astimezone(timezone(timedelta(hours=5)))
+    assert key_time(utc) == key_time(karachi) == 1795842000  # the instant, cut to seconds
+    assert key_time(utc.replace(tzinfo=None)) == 1795842000  # naive is UTC, as in clustering

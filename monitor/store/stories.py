@@ -14,7 +14,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -268,8 +268,8 @@ def _lookup(keys: int) -> sa.TextClause:
 def key_time(when: datetime) -> int:
     """A time as story_key keeps it: whole seconds since the epoch. Lookups compare in this
     form too, so a row a fraction of a second before `since` may come back: `decide` looks
-    at the exact gap."""
-    return int(when.timestamp())
+    at the exact gap. A naive time is taken as UTC, as the clusterer takes it."""
+    return int((when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp())
 
 
 # The unchanging facts of items not in the cache; `published` as the story index placed the
