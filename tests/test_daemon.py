@@ -262,7 +262,10 @@ def test_sighup_reloads_feeds(
 def test_one_catch_up_digest_after_downtime(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
 ) -> None:
-    past = (datetime.now(UTC) - timedelta(minutes=90)).strftime("%H:%M")
+    # A send time already passed today (UTC): a first digest waits for its send time, so
+    # ninety minutes ago would be yesterday's slot, and no digest, until 01:30.
+    now = datetime.now(UTC)
+    past = max(now - timedelta(minutes=90), now.replace(hour=0, minute=0)).strftime("%H:%M")
     config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
     text = config.read_text().replace(
         'timezone = "Asia/Karachi"', f'timezone = "UTC"\nsend_at = "{past}"'
