@@ -7,7 +7,9 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -93,6 +95,15 @@ def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'var' / 'monitor.db'}"
     upgrade(url)
     return url
+
+
+def send_time_passed(timezone: str, minutes: float) -> str:
+    """A digest `send_at` ("HH:MM") that has passed today on `timezone`'s clock: `minutes` ago,
+    or midnight when that was yesterday. A first digest waits for its send time, so
+    yesterday's would make no digest due at all."""
+    now = datetime.now(ZoneInfo(timezone))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(minutes=minutes), midnight).strftime("%H:%M")
 
 
 FEEDPARSER_CORPUS = ROOT / "scripts" / ".cache" / "feedparser-corpus"

@@ -12,11 +12,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import rss, write_config
+from conftest import rss, send_time_passed, write_config
 from servers import FeedServer, Response, free_port
 
 FEED = rss(
@@ -262,10 +261,7 @@ def test_sighup_reloads_feeds(
 def test_one_catch_up_digest_after_downtime(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
 ) -> None:
-    # A send time already passed today (UTC): a first digest waits for its send time, so
-    # ninety minutes ago would be yesterday's slot, and no digest, until 01:30.
-    now = datetime.now(UTC)
-    past = max(now - timedelta(minutes=90), now.replace(hour=0, minute=0)).strftime("%H:%M")
+    past = send_time_passed("UTC", 90)
     config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
     text = config.read_text().replace(
         'timezone = "Asia/Karachi"', f'timezone = "UTC"\nsend_at = "{past}"'
@@ -331,7 +327,7 @@ def test_sigkill_at_random_points_loses_nothing(
                 ),
             )
         )
-    past = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    past = send_time_passed("UTC", 5)
     config = daemon_config(tmp_path, sqlite_url, feeds)
     config.write_text(
         config.read_text().replace(

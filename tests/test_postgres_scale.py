@@ -12,13 +12,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import test_daemon
-from conftest import rss, run, write_config
+from conftest import rss, run, send_time_passed, write_config
 from servers import FeedServer, Response
 from test_daemon import Proc, until
 
@@ -62,10 +60,9 @@ def feeds_on(server: FeedServer, n: int, delay: float = 0.0) -> list[tuple[str, 
 def config_for(
     tmp: Path, url: str, feeds: list[tuple[str, str]], *, lease: float, interval: float
 ) -> Path:
-    # Half an hour ago on the digest's clock (write_config's timezone, Asia/Karachi): a time
-    # of day taken from UTC is hours ahead there, and not in the past at all once Karachi's
-    # date has moved on (from 19:00 UTC).
-    past = (datetime.now(ZoneInfo("Asia/Karachi")) - timedelta(minutes=30)).strftime("%H:%M")
+    # On the digest's clock (write_config's timezone, Asia/Karachi): a time of day taken from
+    # UTC is hours ahead there, and not in the past at all once Karachi's date has moved on.
+    past = send_time_passed("Asia/Karachi", 30)
     return (
         write_config(
             tmp,
