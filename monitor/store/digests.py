@@ -112,27 +112,6 @@ class DigestsMixin:
             if values:
                 conn.execute(self._insert(du).values(values).on_conflict_do_nothing())
 
-    def undelivered_stories(
-        self,
-        recipient: str,
-        *,
-        topics: Sequence[str] = (),
-        min_severity: str = "digest",
-        limit: int | None = None,
-        kind: str = "digest",
-        since: datetime | None = None,
-    ) -> list[StoryEntry]:
-        """The StoryEntry objects of `undelivered_story_ids`, newest first."""
-        ids = self.undelivered_story_ids(
-            recipient,
-            topics=topics,
-            min_severity=min_severity,
-            limit=limit,
-            kind=kind,
-            since=since,
-        )
-        return self.stories_by_ids(ids, recipient=recipient)
-
     def stories_by_ids(
         self, story_ids: Sequence[int], *, recipient: str | None = None
     ) -> list[StoryEntry]:
