@@ -222,12 +222,6 @@ def smtp_connection(cfg: SmtpConfig, recipient: str) -> Iterator[SmtpConnection]
             client.close()
 
 
-def smtp_send(msg: EmailMessage, cfg: SmtpConfig, sender: str, recipient: str) -> None:
-    """Send one composed message through the configured server (raise DeliveryError)."""
-    with smtp_connection(cfg, recipient) as conn:
-        conn.send(msg.as_bytes(policy=policy.SMTP), sender, recipient)
-
-
 def outbox_write(
     msg: EmailMessage,
     outbox: Path,

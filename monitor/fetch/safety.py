@@ -28,10 +28,6 @@ CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class AddressRefused(OSError):
-    """A connection refused by policy; httpcore maps OSError to ConnectError."""
-
-
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(v, strict=False) for v in values)
 

@@ -266,10 +266,6 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
         )
         return item, recorded
 
-    def item_count(self) -> int:
-        with Session(self.engine) as s:
-            return int(s.exec(select(sa.func.count()).select_from(t.Item)).one())
-
     # -- daemons -----------------------------------------------------------------------
 
     def beat(self, info: DaemonInfo) -> None:
