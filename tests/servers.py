@@ -223,18 +223,19 @@ class HangServer:
 
 
 class BlackholePort:
-    """A port on 127.0.0.1 whose listen queue is full, so new connections are never accepted."""
+    """A port (on 127.0.0.1 unless told) whose listen queue is full, so new connections are
+    never accepted: the client's SYNs are dropped, as on a route that loses packets."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(0)
         self.port = self.sock.getsockname()[1]
         self.fillers = []
         for _ in range(3):  # fill the accept queue; later SYNs are dropped
             filler = socket.socket()
             filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", self.port))
+            filler.connect_ex((host, self.port))
             self.fillers.append(filler)
         time.sleep(0.2)
 

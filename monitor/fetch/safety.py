@@ -11,10 +11,12 @@ on the returned stream with the original host.
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import socket
 import ssl
 import typing
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import anyio
 import httpcore
@@ -26,6 +28,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# RFC 8305's recommended "Connection Attempt Delay".
+ATTEMPT_DELAY = 0.25
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -85,6 +91,30 @@ async def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def interleave(addresses: Sequence[str]) -> list[str]:
+    """The addresses alternating between IPv6 and IPv4, the first address's family first
+    (RFC 8305, section 4): a family that is broken costs one attempt, not one per address."""
+    first_v6 = bool(addresses) and ":" in addresses[0]
+    v6 = [a for a in addresses if ":" in a]
+    v4 = [a for a in addresses if ":" not in a]
+    first, second = (v6, v4) if first_v6 else (v4, v6)
+    return [a for pair in itertools.zip_longest(first, second) for a in pair if a is not None]
+
+
+def _reason(exc: BaseException) -> str:
+    """A failed connection's reason in words, e.g. "Connection refused". anyio raises "All
+    connection attempts failed" with the socket's error as the cause, and asyncio words that
+    one "Connect call failed (address)": the errno says what happened."""
+    cause = exc.__cause__
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    if isinstance(cause, OSError):
+        exc = cause
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    return str(exc)
+
+
 class _Stream(AnyIOStream):
     """httpcore's anyio stream, asking the socket itself whether it is readable. The pool asks
     that of every idle connection each time it hands one out, and anyio answers by building
@@ -112,8 +142,16 @@ class _Stream(AnyIOStream):
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that connects only to addresses the policy allows."""
 
-    def __init__(self, allow: Iterable[Network] = ()) -> None:
+    def __init__(
+        self,
+        allow: Iterable[Network] = (),
+        *,
+        resolver: Resolver | None = None,
+        attempt_delay: float = ATTEMPT_DELAY,
+    ) -> None:
         self.allow = tuple(allow)
+        self.resolve = resolver or resolve
+        self.attempt_delay = attempt_delay
         self.inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -126,7 +164,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             with anyio.fail_after(timeout):
-                addresses = await resolve(host, port)
+                addresses = await self.resolve(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
         except OSError as exc:
@@ -137,17 +175,55 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             problem = address_problem(address, self.allow)
             if problem:
                 raise httpcore.ConnectError(f"refused to connect to {host}: {problem}")
-        last: Exception | None = None
-        for address in addresses:
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        try:
+            with anyio.fail_after(timeout):
+                stream = await self._first_to_connect(
+                    host, interleave(addresses), port, local_address
+                )
+        except TimeoutError:
+            tried = ", ".join(addresses)
+            raise httpcore.ConnectTimeout(f"connecting to {host} ({tried}) timed out") from None
+        return _Stream(stream)
+
+    async def _first_to_connect(
+        self, host: str, addresses: list[str], port: int, local_address: str | None
+    ) -> anyio.abc.SocketStream:
+        """Happy Eyeballs (RFC 8305): the next address is tried `attempt_delay` seconds after
+        the one before, or as soon as it fails; the first connection wins and the attempts
+        still running are cancelled. An address whose route drops packets (a broken IPv6
+        path is the usual one) then costs a quarter of a second, not the connect timeout."""
+        won: list[anyio.abc.SocketStream] = []
+        failures: list[str] = []
+
+        async def attempt(address: str, failed: anyio.Event) -> None:
             try:
-                with anyio.fail_after(timeout):
-                    stream = await anyio.connect_tcp(address, port, local_host=local_address)
-                return _Stream(stream)
-            except TimeoutError:
-                last = httpcore.ConnectTimeout(f"connecting to {host} ({address}) timed out")
-            except OSError as exc:
-                last = httpcore.ConnectError(f"{host} ({address}): {exc.strerror or exc}")
-        raise last or httpcore.ConnectError(f"{host} has no address")
+                stream = await anyio.connect_tcp(address, port, local_host=local_address)
+            except (OSError, ValueError) as exc:
+                failures.append(f"{address}: {_reason(exc)}")
+                failed.set()
+                return
+            if won:  # another attempt connected first
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                return
+            won.append(stream)
+            group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for address in addresses:
+                if won:
+                    break
+                failed = anyio.Event()
+                group.start_soon(attempt, address, failed)
+                with anyio.move_on_after(self.attempt_delay):
+                    await failed.wait()
+        if won:
+            return won[0]
+        if len(addresses) == 1 and host.strip("[]") == addresses[0]:
+            raise httpcore.ConnectError(failures[0])  # an IP literal: "address: reason"
+        raise httpcore.ConnectError(f"{host} ({'; '.join(failures)})")
 
     async def connect_unix_socket(
         self,
