@@ -449,15 +449,18 @@ class _Reader:
         return str(value)
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def feed_url_problem(url: str) -> str | None:
     """Why `url` cannot be a feed URL (only absolute http/https URLs with a host), or None."""
-    if any(ord(c) < 33 or ord(c) == 127 for c in url.strip()):
+    if _SPACE_OR_CONTROL.search(url.strip()):
         return f"expected an http or https URL without spaces or control characters, got {url!r}"
     try:
         parts = urlsplit(url.strip())
         _ = parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError:
-        return f"expected an http or https URL, got {url!r}"
+    except ValueError as exc:  # e.g. "Port out of range 0-65535"
+        return f"expected an http or https URL, got {url!r} ({str(exc).lower()})"
     if parts.scheme.lower() not in ("http", "https"):
         return f"expected an http or https URL, got {url!r}"
     if not parts.hostname:

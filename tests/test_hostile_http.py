@@ -15,7 +15,7 @@ from servers import BlackholePort, FeedServer, HangServer, Response
 
 from monitor.errors import ConfigError
 from monitor.fetch import address_problem
-from monitor.settings import load_settings
+from monitor.settings import feed_url_problem, load_settings
 
 MiB = 1024 * 1024
 
@@ -237,6 +237,21 @@ def test_config_rejects_non_http_feed_urls(tmp_path: Path, url: str, sqlite_url:
         load_settings(config)
     result = run(config, "check")
     assert result.exit_code == 2 and "http or https" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://example.org:99999/f.xml", "port out of range 0-65535"),
+        ("http://[::1/f.xml", "invalid ipv6 url"),
+        ("https://exa mple.org/f.xml", "without spaces or control characters"),
+        ("https://example.org/f\x00.xml", "without spaces or control characters"),
+        ("https:///f.xml", "with a host name"),
+    ],
+)
+def test_a_malformed_url_is_refused_with_its_fault(url: str, reason: str) -> None:
+    problem = feed_url_problem(url) or ""
+    assert problem.startswith("expected an http or https URL") and reason in problem, problem
 
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
