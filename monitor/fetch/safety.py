@@ -2,10 +2,11 @@
 
 The policy is a pure decision (`address_problem`). The backend applies it at connect time,
 after DNS resolution, for the feed URL and for every redirect hop alike: it resolves the host
-itself, checks every address it got, and connects to a checked address. Checking the URL's
-host name before the request would not do, because DNS can answer differently a moment later
-(DNS rebinding). TLS still verifies and sends SNI for the host name, since httpcore starts TLS
-on the returned stream with the original host.
+itself, checks every address it got, and connects to a checked address (racing them when
+there are several, as Happy Eyeballs does). Checking the URL's host name before the request
+would not do, because DNS can answer differently a moment later (DNS rebinding). TLS still
+verifies and sends SNI for the host name, since httpcore starts TLS on the returned stream
+with the original host.
 """
 
 from __future__ import annotations
