@@ -4,11 +4,15 @@ disable, enable, OPML import and export)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
 from monitor.commands.common import open_store, settings_of
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 
 @click.group()
@@ -31,15 +35,12 @@ def feeds_list(ctx: click.Context) -> None:
 @click.option("--language", default="en", show_default=True, help="Language code of the feed.")
 @click.pass_context
 def feeds_add(ctx: click.Context, url: str, name: str | None, language: str) -> None:
-    """Check URL, fetch it once, and start polling it."""
-    import asyncio
-    from datetime import UTC, datetime
+    """Check URL, fetch it once, and start polling it.
 
+    URL may also be a web page that links to its feed (an outlet's home page): the feed it
+    links to is added, or, when it links to several, they are listed to choose from."""
     from monitor.errors import MonitorError
-    from monitor.fetch import fetch_all
-    from monitor.itemize import itemize
     from monitor.match import Matcher
-    from monitor.models import FeedState
     from monitor.pipeline import poll
     from monitor.report import print_pass
     from monitor.settings import feed_url_problem
@@ -48,21 +49,60 @@ def feeds_add(ctx: click.Context, url: str, name: str | None, language: str) -> 
     if problem:
         raise MonitorError(f"cannot add feed: {problem}")
     settings = settings_of(ctx)
-    probe = FeedState(id=0, name=name or url, url=url, language=language)
-    (result,) = asyncio.run(fetch_all([probe], settings.fetch))
-    if not result.ok or result.body is None:
-        raise MonitorError(f"cannot add {url}: {result.error or 'no feed returned'}")
-    found = itemize(result.body, probe, result.content_type, datetime.now(UTC))
-    if found.error:
-        raise MonitorError(f"cannot add {url}: {found.error}")
-    title = name or _title_of(result.body, url)
+    url, body, count = _find_feed(settings, url, language)
+    title = name or _title_of(body, url)
     store = open_store(ctx)
     store.add_feed(url, title, language=language)
-    click.echo(f"added {title!r} ({url}): {len(found.items)} items")
+    click.echo(f"added {title!r} ({url}): {count} items")
     report = poll(
         settings, store, Matcher.from_file(settings.rules_path), names=[title], ignore_schedule=True
     )
     print_pass(report)
+
+
+def _find_feed(settings: Settings, url: str, language: str) -> tuple[str, bytes, int]:
+    """The feed at `url`, or else the one feed the web page at `url` links to: its URL, its
+    body and how many items it has. Raises MonitorError saying why there is none."""
+    from monitor.discover import discover_feeds
+    from monitor.errors import MonitorError
+
+    body, error, count = _fetch_items(settings, url, language)
+    if error is None:
+        return url, body, count
+    links = discover_feeds(body, url)
+    if not links:
+        raise MonitorError(f"cannot add {url}: {error}")
+    if len(links) > 1:
+        listed = "\n".join(f"  {k.url}" + (f"  ({k.title})" if k.title else "") for k in links)
+        raise MonitorError(
+            f"cannot add {url}: it is a web page that links to {len(links)} feeds; "
+            f"add one of them:\n{listed}"
+        )
+    feed_url = links[0].url
+    click.echo(f"{url} is a web page; adding the feed it links to: {feed_url}")
+    body, error, count = _fetch_items(settings, feed_url, language)
+    if error is not None:
+        raise MonitorError(f"cannot add {feed_url}: {error}")
+    return feed_url, body, count
+
+
+def _fetch_items(settings: Settings, url: str, language: str) -> tuple[bytes, str | None, int]:
+    """Fetch `url` once and read it as a feed: the body, the reason it is no feed (or None)
+    and its item count. Raises MonitorError when nothing could be fetched."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from monitor.errors import MonitorError
+    from monitor.fetch import fetch_all
+    from monitor.itemize import itemize
+    from monitor.models import FeedState
+
+    probe = FeedState(id=0, name=url, url=url, language=language)
+    (result,) = asyncio.run(fetch_all([probe], settings.fetch))
+    if not result.ok or result.body is None:
+        raise MonitorError(f"cannot add {url}: {result.error or 'no feed returned'}")
+    found = itemize(result.body, probe, result.content_type, datetime.now(UTC))
+    return result.body, found.error, len(found.items)
 
 
 def _title_of(body: bytes, url: str) -> str:
