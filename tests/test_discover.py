@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import RELEVANT_RSS, run, write_config
 from fetchutil import scalar
-from servers import FeedServer
+from servers import FeedServer, Response
 
 from monitor.discover import MAX_LINKS, FeedLink, discover_feeds
 
@@ -85,6 +85,19 @@ def test_feeds_add_with_a_page_adds_the_feed_it_links_to(
     assert result.exit_code == 0, result.output
     assert f"is a web page; adding the feed it links to: {feed_url}" in result.output
     assert "added 'Outlet'" in result.output
+    assert scalar(sqlite_url, "SELECT url FROM feed") == feed_url
+
+
+def test_a_page_reached_by_a_permanent_redirect_resolves_links_where_it_is(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feed_url = feed_server.feed("/www/feeds/home.xml", RELEVANT_RSS)
+    link = '<link rel="alternate" type="application/rss+xml" href="feeds/home.xml">'
+    feed_server.feed("/www/", page(link), content_type="text/html")
+    old_home = feed_server.route("/", Response(301, b"", {"Location": feed_server.url("/www/")}))
+    config = write_config(tmp_path, db_url=sqlite_url)
+    result = run(config, "feeds", "add", old_home, "--name", "Outlet")
+    assert result.exit_code == 0, result.output
     assert scalar(sqlite_url, "SELECT url FROM feed") == feed_url
 
 

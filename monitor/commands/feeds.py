@@ -66,10 +66,11 @@ def _find_feed(settings: Settings, url: str, language: str) -> tuple[str, bytes,
     from monitor.discover import discover_feeds
     from monitor.errors import MonitorError
 
-    body, error, count = _fetch_items(settings, url, language)
+    body, error, count, moved_to = _fetch_items(settings, url, language)
     if error is None:
         return url, body, count
-    links = discover_feeds(body, url)
+    # Relative links are relative to where the page is (http://outlet → https://www.outlet/).
+    links = discover_feeds(body, moved_to or url)
     if not links:
         raise MonitorError(f"cannot add {url}: {error}")
     if len(links) > 1:
@@ -80,15 +81,18 @@ def _find_feed(settings: Settings, url: str, language: str) -> tuple[str, bytes,
         )
     feed_url = links[0].url
     click.echo(f"{url} is a web page; adding the feed it links to: {feed_url}")
-    body, error, count = _fetch_items(settings, feed_url, language)
+    body, error, count, _ = _fetch_items(settings, feed_url, language)
     if error is not None:
         raise MonitorError(f"cannot add {feed_url}: {error}")
     return feed_url, body, count
 
 
-def _fetch_items(settings: Settings, url: str, language: str) -> tuple[bytes, str | None, int]:
-    """Fetch `url` once and read it as a feed: the body, the reason it is no feed (or None)
-    and its item count. Raises MonitorError when nothing could be fetched."""
+def _fetch_items(
+    settings: Settings, url: str, language: str
+) -> tuple[bytes, str | None, int, str | None]:
+    """Fetch `url` once and read it as a feed: the body, the reason it is no feed (or None),
+    its item count, and the URL permanent redirects led to (or None). Raises MonitorError
+    when nothing could be fetched."""
     import asyncio
     from datetime import UTC, datetime
 
@@ -102,7 +106,7 @@ def _fetch_items(settings: Settings, url: str, language: str) -> tuple[bytes, st
     if not result.ok or result.body is None:
         raise MonitorError(f"cannot add {url}: {result.error or 'no feed returned'}")
     found = itemize(result.body, probe, result.content_type, datetime.now(UTC))
-    return result.body, found.error, len(found.items)
+    return result.body, found.error, len(found.items), result.final_url
 
 
 def _title_of(body: bytes, url: str) -> str:
