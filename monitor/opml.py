@@ -42,16 +42,20 @@ def read_opml(data: bytes, source: str) -> OpmlRead:
         raise MonitorError(f"{source}: not an OPML document (root element <{root.tag}>)")
     outlines: list[Outline] = []
     refused: list[str] = []
-    for node in root.iter("outline"):
-        url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
+    for node in root.iter():
+        if not isinstance(node.tag, str) or node.tag.lower() != "outline":
+            continue
+        # Exporters differ in case (xmlUrl, xmlurl, xmlURL): attribute names are read as one.
+        attrs = {key.lower(): value for key, value in node.attrib.items()}
+        url = (attrs.get("xmlurl") or "").strip()
         if not url:
             continue  # a folder
-        name = (node.get("title") or node.get("text") or url).strip()[:300]
+        name = (attrs.get("title") or attrs.get("text") or url).strip()[:300]
         problem = feed_url_problem(url)
         if problem:
             refused.append(f"{name}: {problem}")
             continue
-        language = (node.get("language") or "en").strip()[:20] or "en"
+        language = (attrs.get("language") or "en").strip()[:20] or "en"
         outlines.append(Outline(name, url, language))
     return OpmlRead(tuple(outlines), tuple(refused))
 

@@ -16,6 +16,7 @@ from servers import FeedServer, Request, Response
 
 from monitor import pipeline, sources
 from monitor.fetch import Limiter, max_age_seconds, retry_after_seconds
+from monitor.opml import Outline, read_opml
 from monitor.store import Store
 
 RSS = {"Content-Type": "application/rss+xml"}
@@ -341,3 +342,18 @@ def test_feeds_management_and_opml(
     bomb = tmp_path / "bomb.opml"
     bomb.write_text('<!DOCTYPE opml [<!ENTITY a "aaaa">]><opml><body/></opml>')
     assert run(config, "feeds", "import", str(bomb)).exit_code == 2
+
+
+def test_opml_attribute_names_are_read_in_any_case() -> None:
+    data = (
+        b'<?xml version="1.0"?><opml version="1.0"><body><OUTLINE TEXT="Dawn">'
+        b'<outline title="Dawn home" xmlURL="https://www.dawn.com/feeds/home" LANGUAGE="en"/>'
+        b'<outline text="Tolo" xmlurl="https://tolonews.com/rss" language="ps"/>'
+        b'<outline text="a folder"/></OUTLINE></body></opml>'
+    )
+    read = read_opml(data, "subscriptions.opml")
+    assert read.outlines == (
+        Outline("Dawn home", "https://www.dawn.com/feeds/home", "en"),
+        Outline("Tolo", "https://tolonews.com/rss", "ps"),
+    )
+    assert read.refused == ()
