@@ -90,11 +90,20 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     entries = list(parsed.get("entries") or [])
     version = parsed.get("version") or ""
     if not entries and not version:
+        if _looks_like_html(body):  # a moved feed's home page, a login or bot-check page
+            raise FeedError(
+                url, "parse", "not a feed: the server sent a web page (HTML), not RSS or Atom"
+            )
         cause = parsed.get("bozo_exception")
         detail = f": {str(cause).splitlines()[0][:200]}" if cause else ""
         raise FeedError(url, "parse", f"not a feed (no RSS, Atom or JSON Feed found){detail}")
     title = str(parsed.get("feed", {}).get("title") or "")
     return ParsedFeed(title=title, entries=entries)
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def refused_xml(body: bytes) -> bool:

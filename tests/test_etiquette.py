@@ -193,7 +193,8 @@ def test_persistent_failures_back_off_and_are_shown(
         run(config, "check", "--all")
     with Store(db_url) as store:
         health = {h.name: h for h in store.feed_health()}
-    for name, text in (("err", "HTTP 500 Internal Server Error"), ("bad", "not a feed")):
+    web_page = "not a feed: the server sent a web page (HTML), not RSS or Atom"
+    for name, text in (("err", "HTTP 500 Internal Server Error"), ("bad", web_page)):
         h = health[name]
         assert h.error_streak == 3 and text in (h.last_error or "")
         assert h.failing_since is not None and h.last_success is None
