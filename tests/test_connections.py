@@ -1,5 +1,6 @@
 """Pooled connections through the guarded backend: reused while the server keeps them open,
-over plain HTTP and over TLS alike, and replaced when the server has closed them."""
+over plain HTTP and over TLS alike, and replaced when the server has closed them; and a
+certificate that is not accepted, named as the fault."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpcore
 import pytest
+from fetchutil import fetch
 
 from monitor.fetch.safety import GuardedBackend, parse_networks
 
@@ -47,12 +49,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(tls: bool, close_after_each: bool = False) -> _Counting:
+def _serve(tls: bool, close_after_each: bool = False, cert: str = "localhost") -> _Counting:
     server = _Counting(("127.0.0.1", 0), _Handler)
     server.close_after_each = close_after_each
     if tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(TLS / "localhost.pem", TLS / "localhost.key")
+        context.load_cert_chain(TLS / f"{cert}.pem", TLS / f"{cert}.key")
         server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -94,3 +96,26 @@ def test_a_connection_the_server_closed_is_replaced(tls: bool) -> None:
         assert server.connections == 2
     finally:
         server.shutdown()
+
+
+# issued.pem: a certificate for localhost issued by a test CA that nobody trusts, served
+# without its issuer, as a server that leaves out its intermediate certificate does.
+@pytest.mark.parametrize(
+    ("cert", "reason"),
+    [
+        ("localhost", "self-signed certificate"),
+        (
+            "issued",
+            "unable to get local issuer certificate "
+            "(the server may not be sending its intermediate certificate)",
+        ),
+    ],
+)
+def test_an_untrusted_certificate_is_named_as_the_fault(cert: str, reason: str) -> None:
+    server = _serve(True, cert=cert)
+    try:
+        result = fetch(f"https://localhost:{server.server_address[1]}/feed")
+    finally:
+        server.shutdown()
+    assert result.error_kind == "tls"
+    assert result.error == f"the server's TLS certificate was not accepted: {reason}"

@@ -10,6 +10,7 @@ one broken feed never stops a pass. Where a connection may go is `safety`'s deci
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from monitor.models import FeedState, FetchResult
 from monitor.settings import FetchConfig, feed_url_problem
 
 REDIRECTS = {301, 302, 303, 307, 308}
+_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20  # OpenSSL's X509_V_ERR_ code
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -138,6 +140,9 @@ async def fetch_one(
         except httpx.TimeoutException:
             return _failed(feed, "timeout", f"timed out after {cfg.timeout_seconds:g} s")
         except httpx.ConnectError as exc:
+            tls = _certificate_problem(exc)
+            if tls:
+                return _failed(feed, "tls", f"the server's TLS certificate was not accepted: {tls}")
             kind = "refused" if "refused to connect" in str(exc) else "connect"
             return _failed(feed, kind, f"cannot connect: {_reason(exc)}")
         except httpx.DecodingError as exc:
@@ -246,6 +251,22 @@ async def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
 
 def _failed(feed: FeedState, kind: str, message: str) -> FetchResult:
     return FetchResult(feed, None, error=message, error_kind=kind)
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why certificate verification failed, when that is what lies under a connect error."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx's error is caused by httpcore's, caused by the ssl module's
+        if cause is None:
+            return None
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = str(cause.verify_message or cause.reason or "verification failed")
+            if cause.verify_code == _UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+                # Browsers fetch a missing intermediate certificate; Python's TLS does not.
+                reason += " (the server may not be sending its intermediate certificate)"
+            return reason
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _reason(exc: BaseException) -> str:
