@@ -1,15 +1,17 @@
 """Cold and warm poll passes: Frontier Monitor vs lemon24's `reader`, plus feedparser as floor.
 
-Serves a generated corpus (bench/corpus.py) from a threaded Python server on 127.0.0.1 with
-ETag / Last-Modified (and optional latency: BENCH_LATENCY_MS), then times, each in its own
-process: `monitor check --all` cold and warm, reader's update_feeds(scheduled=False) cold and
-warm (from a separate venv in bench/.work/, never a project dependency), and as floors over
-the same bytes: bare feedparser.parse (default and lean) and monitor's parse_feed alone (the
-lxml fast path, feedparser for what it declines). Prints wall, CPU and peak memory of the
-whole process tree (CPU from RUSAGE_CHILDREN with this process as subreaper, so the parse
-pool's workers count; memory as the peak of the tree's summed RSS, and of its summed PSS,
-which counts a page shared by several processes once, sampled every 20 ms),
-items/s and the ratios. Every run is measured the same way. Nothing is asserted.
+Serves a generated corpus (bench/corpus.py) on 127.0.0.1 with ETag / Last-Modified, from
+nginx where it is installed (Debian's package nginx-light will do), else from Python's threaded
+server (also with BENCH_SERVER=python, or with added latency: BENCH_LATENCY_MS), then times,
+each in its own process: `monitor check --all` cold and warm, reader's
+update_feeds(scheduled=False) cold and warm (from a separate venv in bench/.work/, never a
+project dependency), and as floors over the same bytes: bare feedparser.parse (default and
+lean) and monitor's parse_feed alone (the lxml fast path, feedparser for what it declines).
+Prints wall, CPU and peak memory of the whole process tree (CPU from RUSAGE_CHILDREN with this
+process as subreaper, so the parse pool's workers count; memory as the peak of the tree's
+summed RSS, and of its summed PSS, which counts a page shared by several processes once,
+sampled every 20 ms), items/s and the ratios. Every run is measured the same way. Nothing is
+asserted.
 
 Ours and reader run in rounds (BENCH_ROUNDS, default 3), each round from fresh databases and
 with the two taking turns to go first; the figures are medians over the rounds, and the
@@ -47,14 +49,29 @@ FEEDS = int(os.environ.get("BENCH_FEEDS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 LATENCY = float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# Processes of the bench's own (its nginx) that a run's memory must not count.
+NOT_MEASURED: set[int] = set()
 sys.path.insert(0, str(HERE))
 
 from corpus import VERSION, generate  # noqa: E402
-from httpd import Server, serve  # noqa: E402
+from httpd import Nginx, Server, nginx_binary, serve  # noqa: E402
 from proctree import tree_memory_mib  # noqa: E402
 
 
-def serve_corpus(files: list[Path]) -> tuple[Server, int]:
+def serve_corpus(files: list[Path]) -> tuple[Server | Nginx, int, str]:
+    """Serve the corpus: with nginx where it is installed (and no latency is asked for:
+    nginx has no delay of its own), else with Python's threaded server. BENCH_SERVER=python
+    forces the latter."""
+    binary = nginx_binary()
+    if binary and not LATENCY and os.environ.get("BENCH_SERVER") != "python":
+        nginx = Nginx(binary, files[0].parent, WORK / "nginx")
+        NOT_MEASURED.add(nginx.proc.pid)
+        return nginx, nginx.port, f"nginx ({binary}, one worker)"
+    httpd = _python_server(files)
+    return httpd, httpd.server_address[1], "Python's threaded server"
+
+
+def _python_server(files: list[Path]) -> Server:
     docs = {f"/{p.name}": p.read_bytes() for p in files}
     etags = {k: '"' + hashlib.sha1(v).hexdigest()[:16] + '"' for k, v in docs.items()}
     modified = formatdate(1767225600, usegmt=True)
@@ -87,8 +104,7 @@ def serve_corpus(files: list[Path]) -> tuple[Server, int]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = serve(Handler)
-    return httpd, httpd.server_address[1]
+    return serve(Handler)
 
 
 def become_subreaper() -> None:
@@ -114,7 +130,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float
 
     def sample() -> None:
         while not done.wait(0.02):
-            rss, pss = tree_memory_mib(os.getpid())
+            rss, pss = tree_memory_mib(os.getpid(), skip=NOT_MEASURED)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -206,7 +222,7 @@ def main() -> None:
     corpus_dir = WORK / f"corpus-v{VERSION}-{FEEDS}"
     files = sorted(corpus_dir.glob("*.xml")) or generate(corpus_dir, FEEDS)
     size = sum(p.stat().st_size for p in files)
-    httpd, port = serve_corpus(files)
+    httpd, port, server = serve_corpus(files)
     urls = [f"http://127.0.0.1:{port}/{p.name}" for p in files]
     py = str(Path(sys.executable))
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK))
@@ -217,6 +233,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {}
     become_subreaper()
     print(f"corpus: {len(files)} feeds, {size / 1e6:.1f} MB; latency {LATENCY * 1000:.0f} ms")
+    print(f"server: {server} on 127.0.0.1:{port}")
     print(
         f"ours: concurrency {CONCURRENCY}, per_host {CONCURRENCY}, per_host_spacing_seconds 0 "
         "(one host; reader has no per-host limits); parse workers: the default, one per "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 
-def tree_memory_mib(root: int) -> tuple[float, float]:
-    """(summed RSS, summed PSS) of every process under `root` (not `root` itself). RSS counts
-    a page shared by several processes (a fork's, a library's) once per process; PSS splits
-    it among them."""
+def tree_memory_mib(root: int, skip: Collection[int] = ()) -> tuple[float, float]:
+    """(summed RSS, summed PSS) of every process under `root` (not `root` itself), leaving out
+    the processes in `skip` and theirs (a web server the bench started). RSS counts a page
+    shared by several processes (a fork's, a library's) once per process; PSS splits it
+    among them."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -24,7 +26,7 @@ def tree_memory_mib(root: int) -> tuple[float, float]:
     while todo:
         pid = todo.pop()
         for child, parent in parents.items():
-            if parent != pid:
+            if parent != pid or child in skip:
                 continue
             todo.append(child)
             try:
