@@ -102,7 +102,7 @@ def interleave(addresses: Sequence[str]) -> list[str]:
     return [a for pair in itertools.zip_longest(first, second) for a in pair if a is not None]
 
 
-def _reason(exc: BaseException) -> str:
+def _socket_reason(exc: BaseException) -> str:
     """A failed connection's reason in words, e.g. "Connection refused". anyio raises "All
     connection attempts failed" with the socket's error as the cause, and asyncio words that
     one "Connect call failed (address)": the errno says what happened."""
@@ -202,7 +202,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             try:
                 stream = await anyio.connect_tcp(address, port, local_host=local_address)
             except (OSError, ValueError) as exc:
-                failures.append(f"{address}: {_reason(exc)}")
+                failures.append(f"{address}: {_socket_reason(exc)}")
                 failed.set()
                 return
             if won:  # another attempt connected first
