@@ -31,6 +31,12 @@ class Metrics:
         self.fetches = Counter(
             "monitor_fetches", "Feed fetches by outcome", ["outcome"], registry=r
         )
+        self.internal = Counter(
+            "monitor_internal_failures",
+            "Feeds failed by a fault of the monitor's own (kind internal), by stage",
+            ["stage"],
+            registry=r,
+        )
         self.items = Counter("monitor_items", "New items stored", registry=r)
         self.matches = Counter("monitor_matches", "New items that matched a rule", registry=r)
         self.digests = Counter(
@@ -50,6 +56,8 @@ class Metrics:
         self.fetches.labels("not_modified").inc(report.not_modified)
         for failure in report.failures:
             self.fetches.labels(failure.kind).inc()
+            if failure.kind == "internal":
+                self.internal.labels(failure.stage or "unknown").inc()
         self.items.inc(report.new_items)
         self.matches.inc(report.new_matches)
         self.last_poll.set(when.timestamp())

@@ -10,6 +10,7 @@ pass's one process (storing, placing into stories) needs the database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +23,8 @@ from monitor.models import FeedState, Item, Match
 if TYPE_CHECKING:
     from monitor.cluster import Fingerprint
     from monitor.match import Matcher, RuleBook
+
+log = logging.getLogger(__name__)
 
 # The parsers (lxml, feedparser, lexbor) are imported on first use: a pass whose feeds are
 # all unchanged never loads them, and with a pool only the workers do.
@@ -40,6 +43,7 @@ class Itemized:
     fingerprints: tuple[Fingerprint | None, ...] = ()
     error_kind: str | None = None
     error: str | None = None
+    stage: str | None = None  # with error_kind "internal": the stage that raised
 
 
 def itemize(
@@ -58,26 +62,41 @@ def itemize(
     from monitor.normalize import normalize
     from monitor.parse import parse_feed
 
+    stage = "parse"
     try:
-        parsed = parse_feed(body, feed.url, content_type)
-    except FeedError as exc:
-        return Itemized(error_kind=exc.kind, error=exc.message)
-    items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
-    canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
-    matcher = matcher if matcher is not None else _worker_matcher
-    if matcher is None:
-        return Itemized(items=items, canonical_urls=canonical)
-    from monitor.cluster import fingerprint
+        try:
+            parsed = parse_feed(body, feed.url, content_type)
+        except FeedError as exc:
+            return Itemized(error_kind=exc.kind, error=exc.message)
+        items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+        canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
+        matcher = matcher if matcher is not None else _worker_matcher
+        if matcher is None:
+            return Itemized(items=items, canonical_urls=canonical)
+        from monitor.cluster import fingerprint
 
-    matches = tuple(tuple(matcher.match(i)) for i in items)
-    return Itemized(
-        items=items,
-        canonical_urls=canonical,
-        matches=matches,
-        fingerprints=tuple(
+        stage = "match"
+        matches = tuple(tuple(matcher.match(i)) for i in items)
+        stage = "cluster"
+        fingerprints = tuple(
             fingerprint(i.title, i.summary) if m else None
             for i, m in zip(items, matches, strict=True)
-        ),
+        )
+    except Exception as exc:  # a bug of ours that this feed's content found: its failure only
+        log.exception("internal error", extra={"feed": feed.name, "url": feed.url})
+        return internal_failure(stage, exc)
+    return Itemized(
+        items=items, canonical_urls=canonical, matches=matches, fingerprints=fingerprints
+    )
+
+
+def internal_failure(stage: str, exc: BaseException) -> Itemized:
+    """A feed's failure that is our fault, not the feed's: kind `internal`, naming the stage
+    and the exception (its traceback goes to the log where it was caught)."""
+    return Itemized(
+        error_kind="internal",
+        error=f"internal error in {stage}: {type(exc).__name__}: {exc}",
+        stage=stage,
     )
 
 

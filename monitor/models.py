@@ -105,6 +105,8 @@ class FeedFailure:
     url: str
     error: str
     kind: str = "error"  # a stable label for metrics: timeout, connect, http_5xx, parse, ...
+    # For kind "internal" (a fault of ours, not the feed's): the stage that raised.
+    stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

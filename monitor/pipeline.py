@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor import sources
 from monitor.fetch import Limiter, fetch_one, make_client
-from monitor.itemize import Itemized, init_worker, itemize
+from monitor.itemize import Itemized, init_worker, internal_failure, itemize
 from monitor.match import Matcher, RuleBook
 from monitor.models import (
     FeedFailure,
@@ -216,9 +216,17 @@ class _Pass:
 
             async def one(feed: FeedState) -> None:
                 async with gate:
-                    result = await fetch_one(feed, cfg, client, limiter)
-                    itemized, body_hash = await self._itemize(result, pool)
-                    self._store(result, itemized, body_hash)
+                    stage = "fetch"
+                    try:
+                        result = await fetch_one(feed, cfg, client, limiter)
+                        stage = "parse"
+                        itemized, body_hash = await self._itemize(result, pool)
+                        stage = "store"
+                        self._store(result, itemized, body_hash)
+                    except Exception as exc:  # one feed's fault never stops the pass
+                        log.exception("internal error", extra={"feed": feed.name, "url": feed.url})
+                        self._fail(feed, internal_failure(stage, exc), None)
+                    self.polled += 1
 
             try:
                 await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
@@ -260,14 +268,8 @@ class _Pass:
     def _store(self, result: FetchResult, itemized: Itemized | None, body_hash: str | None) -> None:
         feed, now = result.feed, self.now
         interval: float = feed.interval_minutes or self.settings.fetch.interval_minutes
-        self.polled += 1
         if itemized is not None and itemized.error is not None:
-            message = itemized.error
-            log.warning("feed failed", extra={"feed": feed.name, "url": feed.url, "error": message})
-            kind = itemized.error_kind or "error"
-            self.failures.append(FeedFailure(feed.name, feed.url, message, kind))
-            if not self.dry_run:
-                self.store.record_fetch(feed.id, self._failure(result, message, interval))
+            self._fail(feed, itemized, result)
             return
         if itemized is None:
             self.not_modified += 1
@@ -320,21 +322,35 @@ class _Pass:
             self.store.record_fetches(self.unchanged)
             self.unchanged.clear()
 
-    def _failure(self, result: FetchResult, message: str, interval: float) -> FetchOutcome:
-        feed, cfg = result.feed, self.settings.fetch
-        return FetchOutcome(
+    def _fail(self, feed: FeedState, failed: Itemized, result: FetchResult | None) -> None:
+        """Record a feed's failure: in the report, and on the feed with its backoff.
+
+        `result` is None when the fetch itself raised. A failure that cannot be recorded
+        (the database is down) is logged; the feed stays due and the pass goes on.
+        """
+        message, kind = failed.error or "failed", failed.error_kind or "error"
+        log.warning("feed failed", extra={"feed": feed.name, "url": feed.url, "error": message})
+        self.failures.append(FeedFailure(feed.name, feed.url, message, kind, failed.stage))
+        if self.dry_run:
+            return
+        cfg = self.settings.fetch
+        outcome = FetchOutcome(
             checked=self.now,
             ok=False,
             error=message,
-            gone=result.status == 410,
+            gone=result is not None and result.status == 410,
             next_check=sources.next_check(
                 self.now,
-                interval,
+                feed.interval_minutes or cfg.interval_minutes,
                 error_streak=feed.error_streak + 1,
                 max_backoff_hours=cfg.max_backoff_hours,
-                retry_after=result.retry_after,
+                retry_after=result.retry_after if result is not None else None,
             ),
         )
+        try:
+            self.store.record_fetch(feed.id, outcome)
+        except Exception:
+            log.exception("could not record the failure", extra={"feed": feed.name})
 
     def report(self) -> PassReport:
         return PassReport(
