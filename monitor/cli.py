@@ -260,12 +260,14 @@ def check(
         dry_run=dry_run,
         listed=show,
     )
-    print_pass(report, dry_run=dry_run, show=show)
-    if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send
-        from datetime import UTC, datetime
+    try:
+        print_pass(report, dry_run=dry_run, show=show)
+    finally:  # the pass is stored: its alerts go out even if the table could not be shown
+        if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send
+            from datetime import UTC, datetime
 
-        from monitor.deliver import send_alerts
+            from monitor.deliver import send_alerts
 
-        for rep in send_alerts(settings, store, datetime.now(UTC)):
-            line = f"alert {rep.digest_id} to {rep.recipient}: {rep.status}"
-            click.echo(line + (f" ({rep.error})" if rep.error else ""))
+            for rep in send_alerts(settings, store, datetime.now(UTC)):
+                line = f"alert {rep.digest_id} to {rep.recipient}: {rep.status}"
+                click.echo(line + (f" ({rep.error})" if rep.error else ""))

@@ -1,4 +1,9 @@
-"""Terminal output of the CLI: Rich tables of passes, feeds and the digest ledger."""
+"""Terminal output of the CLI: Rich tables of passes, feeds and the digest ledger.
+
+Everything a feed or a server controls (titles, outlets, names, URLs, errors, notices) goes
+through `escape` before Rich sees it: Rich reads `[...]` as markup, so a title holding
+`[/video]` would raise, and `[link=…]` would forge a terminal link.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.models import PassReport
@@ -43,16 +49,21 @@ def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> 
         )
         for nm in rows[:show]:
             topics = ", ".join(dict.fromkeys(m.topic for m in nm.matches))
-            table.add_row(topics, nm.item.title, nm.item.source, _when(nm.item.published))
+            table.add_row(
+                topics, escape(nm.item.title), escape(nm.item.source), _when(nm.item.published)
+            )
         console.print(table)
     if report.new_matches > show:
         console.print(
             f"… and {report.new_matches - show} more (--show N lists more; the digest has them all)"
         )
     for notice in report.notices:
-        console.print(f"[yellow]moved[/yellow] {notice}", markup=True)
+        console.print(f"[yellow]moved[/yellow] {escape(notice)}", markup=True)
     for f in report.failures:
-        console.print(f"[red]failed[/red] {f.name} ({f.url}): {f.error}", markup=True)
+        console.print(
+            f"[red]failed[/red] {escape(f.name)} ({escape(f.url)}): {escape(f.error)}",
+            markup=True,
+        )
     console.print(
         f"feeds polled: {report.feeds_polled}, not modified: {report.not_modified}, "
         f"new items: {report.new_items}, new matches: {report.new_matches}, "
@@ -85,13 +96,13 @@ def print_feeds(health: Sequence[FeedHealth]) -> None:
         if h.last_error:
             notes.append(h.last_error)
         table.add_row(
-            h.name,
+            escape(h.name),
             label,
             _when(h.last_success),
             str(h.error_streak),
             "—" if st.label in ("gone", "disabled") else _when(h.next_check),
             str(h.items_7d),
-            "\n".join(notes),
+            escape("\n".join(notes)),
         )
     _console().print(table)
 
@@ -119,10 +130,10 @@ def print_digests(rows: Sequence[DigestRow]) -> None:
             str(d.id),
             _when(d.created),
             d.kind,
-            d.recipient,
+            escape(d.recipient),
             stories,
             status,
             str(d.attempts),
-            d.error or "",
+            escape(d.error or ""),
         )
     _console().print(table)

@@ -33,6 +33,7 @@ class Response:
     # `drip` waits between chunks. The connection closes afterwards.
     stream: Callable[[], Iterable[bytes]] | None = None
     drip: float = 0.0
+    reason: str | None = None  # the status line's reason phrase; None: the standard one
 
 
 @dataclass
@@ -82,7 +83,7 @@ class FeedServer:
                 if resp.stream is not None:
                     self.stream(resp)
                     return
-                self.send_response(resp.status)
+                self.send_response(resp.status, resp.reason)
                 headers = {"Content-Length": str(len(resp.body)), **resp.headers}
                 for k, v in headers.items():
                     self.send_header(k, v)

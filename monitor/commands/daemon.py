@@ -41,6 +41,7 @@ def run(ctx: click.Context, log_format: str, log_level: str) -> None:
 def status(ctx: click.Context) -> None:
     """Is a daemon running; last and next poll; failing feeds; pending digests; next digests."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from monitor import schedule
@@ -60,7 +61,7 @@ def status(ctx: click.Context) -> None:
     if alive:
         for d in alive:
             console.print(
-                f"daemon: [green]running[/green] on {d.host} (pid {d.pid}), since {_t(d.started)}; "
+                f"daemon: [green]running[/green] on {escape(d.host)} (pid {d.pid}), since {_t(d.started)}; "
                 f"last poll {_t(d.last_tick)}, next poll {_t(d.next_tick)}"
             )
     elif locked:
@@ -72,9 +73,12 @@ def status(ctx: click.Context) -> None:
     gone = [h for h in health if h.gone]
     console.print(f"feeds: {len(health)} ({len(failing)} failing, {len(gone)} gone)")
     for h in failing:
-        console.print(f"  [red]failing[/red] {h.name} since {_t(h.failing_since)}: {h.last_error}")
+        console.print(
+            f"  [red]failing[/red] {escape(h.name)} since {_t(h.failing_since)}: "
+            + escape(h.last_error or "")
+        )
     for h in gone:
-        console.print(f"  [red]gone[/red] {h.name}")
+        console.print(f"  [red]gone[/red] {escape(h.name)}")
     pending = store.digests(status="pending")
     failed = store.digests(status="failed", limit=10)
     console.print(f"digests: {len(pending)} pending, {len(failed)} failed (recent)")
@@ -85,7 +89,7 @@ def status(ctx: click.Context) -> None:
     for r in settings.digest.recipients:
         send_at, tz = r.send_at or settings.digest.send_at, r.timezone or settings.digest.timezone
         table.add_row(
-            r.address,
+            escape(r.address),
             f"{schedule.next_scheduled(now, send_at, tz):%Y-%m-%d %H:%M} UTC ({send_at} {tz})",
             _t(store.last_digest_created(r.address, "digest")),
         )
