@@ -61,7 +61,8 @@ def status(ctx: click.Context) -> None:
     if alive:
         for d in alive:
             console.print(
-                f"daemon: [green]running[/green] on {escape(d.host)} (pid {d.pid}), since {_t(d.started)}; "
+                f"daemon: [green]running[/green] on {escape(d.host)} (pid {d.pid}), "
+                f"since {_t(d.started)}; "
                 f"last poll {_t(d.last_tick)}, next poll {_t(d.next_tick)}"
             )
     elif locked:
