@@ -24,6 +24,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from monitor import sources
 from monitor.fetch import Limiter, fetch_one, make_client
 from monitor.itemize import Itemized, init_worker, internal_failure, itemize
@@ -212,12 +214,23 @@ class _Pass:
         # Bodies in flight (fetched, not yet stored) are bounded by this gate.
         gate = asyncio.Semaphore(max(cfg.concurrency, 2 * workers))
         limiter = Limiter(cfg.concurrency, cfg.per_host, cfg.per_host_spacing_seconds)
-        async with make_client(cfg) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            # One client, so one connection pool, per address policy: a connection opened
+            # for a feed allowed a private network is never reused by a feed that is not.
+            clients: dict[tuple[str, ...], httpx.AsyncClient] = {}
+
+            async def client_for(feed: FeedState) -> httpx.AsyncClient:
+                allow = self.settings.allow_networks(feed.name)
+                if allow not in clients:
+                    own = make_client(replace(cfg, allow_networks=allow))
+                    clients[allow] = await stack.enter_async_context(own)
+                return clients[allow]
 
             async def one(feed: FeedState) -> None:
                 async with gate:
                     stage = "fetch"
                     try:
+                        client = await client_for(feed)
                         result = await fetch_one(feed, cfg, client, limiter)
                         stage = "parse"
                         itemized, body_hash = await self._itemize(result, pool)

@@ -37,6 +37,7 @@ class FeedConfig:
     language: str = "en"
     note: str = ""
     interval_minutes: int | None = None  # None: the [fetch] default
+    allow_networks: tuple[str, ...] | None = None  # None: the [fetch] default
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,13 @@ class Settings:
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
+
+    def allow_networks(self, name: str) -> tuple[str, ...]:
+        """The private networks feed `name` may be fetched from: its own, else [fetch]'s."""
+        own = self.feed(name)
+        if own is not None and own.allow_networks is not None:
+            return own.allow_networks
+        return self.fetch.allow_networks
 
 
 def find_config(explicit: str | Path | None = None) -> Path:
@@ -276,17 +284,8 @@ class _Reader:
         p = "fetch."
         d = FetchConfig()
         self.check_keys(t, p, {f.name for f in fields(FetchConfig)})
-        nets = self.get(t, p, "allow_networks", list, list(d.allow_networks))
-        for i, net in enumerate(nets):
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except (ValueError, TypeError):
-                raise self.fail(
-                    f"{p}allow_networks[{i}]",
-                    f"expected a network like '127.0.0.1/32', got {net!r}",
-                ) from None
         cfg = FetchConfig(
-            allow_networks=tuple(nets),
+            allow_networks=self.networks(t, p, d.allow_networks),
             interval_minutes=self.get(t, p, "interval_minutes", float, d.interval_minutes),
             max_backoff_hours=self.get(t, p, "max_backoff_hours", float, d.max_backoff_hours),
             concurrency=self.get(t, p, "concurrency", int, d.concurrency),
@@ -314,6 +313,18 @@ class _Reader:
             raise self.fail(p + "timeout_seconds", "expected a positive number of seconds")
         return cfg
 
+    def networks(self, t: Mapping[str, Any], p: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        nets = self.get(t, p, "allow_networks", list, list(default))
+        for i, net in enumerate(nets):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except (ValueError, TypeError):
+                raise self.fail(
+                    f"{p}allow_networks[{i}]",
+                    f"expected a network like '127.0.0.1/32', got {net!r}",
+                ) from None
+        return tuple(nets)
+
     def feeds(self, raw: Any) -> tuple[FeedConfig, ...]:
         if not isinstance(raw, list):
             raise self.fail("feeds", "expected an array of tables ([[feeds]])")
@@ -323,7 +334,9 @@ class _Reader:
             p = f"feeds[{i}]."
             if not isinstance(t, dict):
                 raise self.fail(f"feeds[{i}]", "expected a table")
-            self.check_keys(t, p, {"name", "url", "language", "note", "interval_minutes"})
+            self.check_keys(
+                t, p, {"name", "url", "language", "note", "interval_minutes", "allow_networks"}
+            )
             if "url" not in t:
                 raise self.fail(p + "url", "missing (every feed needs a url)")
             url = self.get(t, p, "url", str, "")
@@ -348,6 +361,7 @@ class _Reader:
                     language=self.get(t, p, "language", str, "en"),
                     note=self.get(t, p, "note", str, ""),
                     interval_minutes=interval,
+                    allow_networks=(self.networks(t, p, ()) if "allow_networks" in t else None),
                 )
             )
         return tuple(out)

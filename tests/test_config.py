@@ -51,6 +51,11 @@ def test_shipped_config_is_valid_and_has_twenty_real_feeds() -> None:
         ("[smtp]\nhost = 'h'\nsecurity = 'ssl'\n", "smtp.security", "'starttls', 'tls' or 'none'"),
         ("[fetch]\nconcurrency = 0\n", "fetch.concurrency", "positive"),
         ("[fetch]\nallow_networks = ['nope']\n", "fetch.allow_networks[0]", "network"),
+        (
+            "[[feeds]]\nname = 'x'\nurl = 'https://a.example/f'\nallow_networks = ['10.0.0.0/33']\n",
+            "feeds[0].allow_networks[0]",
+            "network",
+        ),
         ("[fecth]\n", "fecth", "unknown key"),
     ],
 )

@@ -16,6 +16,7 @@ from servers import BlackholePort, FeedServer, HangServer, Response
 from monitor.errors import ConfigError
 from monitor.fetch import address_problem
 from monitor.settings import feed_url_problem, load_settings
+from monitor.store import Store
 
 MiB = 1024 * 1024
 
@@ -266,3 +267,28 @@ def test_redirect_to_a_non_http_scheme_is_refused(feed_server: FeedServer) -> No
     url = feed_server.route("/r.xml", Response(301, headers={"Location": "file:///etc/passwd"}))
     result = fetch(url)
     assert result.error_kind == "redirect" and "refused URL" in (result.error or "")
+
+
+def test_allow_networks_is_per_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A feed allowed 127.0.0.1 does not open it to the others, not even through the
+    connection it leaves in the pool, nor through a redirect."""
+    local = feed_server.feed("/local.xml", RELEVANT_RSS)
+    other = feed_server.feed("/other.xml", RELEVANT_RSS)
+    bounce = feed_server.route("/bounce.xml", Response(302, headers={"Location": local}))
+    config = write_config(
+        tmp_path,
+        db_url=f"sqlite:///{tmp_path / 'm.db'}",
+        feeds=[("other", other), ("bounce", bounce), ("local", local)],
+        allow=(),
+        extra='allow_networks = ["127.0.0.1/32"]\n',  # the last [[feeds]] table: "local"
+    )
+    assert run(config, "db", "upgrade").exit_code == 0
+    result = run(config, "check")
+    assert result.exit_code == 0, result.output
+    with Store(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        health = {h.name: h for h in store.feed_health()}
+    assert health["local"].error_streak == 0 and health["local"].last_success is not None
+    for name in ("other", "bounce"):
+        assert health[name].error_streak == 1, name
+        assert "refused to connect" in (health[name].last_error or ""), health[name]
+    assert [r.path for r in feed_server.requests] == ["/local.xml"]
