@@ -30,6 +30,14 @@ class RulesError(MonitorError):
         super().__init__(f"{file}: rule {rule_id!r}{at}: {problem}")
 
 
+class LabelsError(MonitorError):
+    """A labelled-items file is malformed: names the file, the line and the column."""
+
+    def __init__(self, file: str, line: int, column: str, problem: str) -> None:
+        self.file, self.line, self.column, self.problem = file, line, column, problem
+        super().__init__(f"{file}, line {line}, column {column!r}: {problem}")
+
+
 class FeedError(MonitorError):
     """A feed could not be fetched or parsed; `kind` is a short stable label for metrics."""
 

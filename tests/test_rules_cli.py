@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.commands.rules import rules
@@ -68,3 +69,79 @@ def test_eval_without_labels_prints_predictions_only(tmp_path: Path) -> None:
     assert "overall" not in data
     text = CliRunner().invoke(rules, ["eval", str(unlabelled), "--rules", str(RULES)])
     assert text.exit_code == 0 and "1 predicted relevant" in text.output
+
+
+def _labels(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+HEADER = "id,source,published,link,title,summary,relevant,topic,alert\n"
+
+
+def test_eval_takes_several_files_per_file_and_pooled(tmp_path: Path) -> None:
+    a = _labels(
+        tmp_path,
+        "a.csv",
+        HEADER
+        + "a1,X,,,Chaman border crossing closed after exchange of fire,,1,border,1\n"
+        + "a2,X,,,Cricket: Pakistan beat Sri Lanka in Lahore,,0,,\n",
+    )
+    b = _labels(
+        tmp_path,
+        "b.csv",
+        HEADER.replace(",alert", "")
+        + "b1,X,,,Pakistan and Afghanistan hold talks in Doha on the TTP,,1,diplomacy\n"
+        + "b2,X,,,Karachi stock exchange closes higher,,1,trade_transit\n",
+    )
+    result = CliRunner().invoke(rules, ["eval", str(a), str(b), "--rules", str(RULES), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data["predictions"]) == {"a1", "a2", "b1", "b2"}  # pooled
+    assert data["overall"]["tp"] == 2 and data["overall"]["fn"] == 1
+    assert set(data["alerts"]) == set(data["predictions"])
+    assert data["alerts"]["a1"] is True  # a crossing closed after firing
+    files = data["files"]
+    assert files[str(a)]["overall"]["recall"] == 1.0
+    assert files[str(b)]["overall"]["recall"] == 0.5
+    assert "alert_scores" in files[str(a)] and "alert_scores" not in files[str(b)]
+    assert data["alert_scores"]["tp"] == 1  # pooled over the file that labels alerts
+
+    text = CliRunner().invoke(rules, ["eval", str(a), str(b), "--rules", str(RULES)])
+    assert text.exit_code == 0, text.output
+    assert str(a) in text.output and str(b) in text.output
+    assert "pooled over 2 files" in text.output
+    assert "alerts: precision 1.000  recall 1.000" in text.output
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "problem"),
+    [
+        ("id,source,relevant\nx1,X,1\n", "line 1, column 'title'", "missing column"),
+        (HEADER + "x1,X,,,A title,,yes,border,\n", "line 2, column 'relevant'", "'yes'"),
+        (HEADER + "x1,X,,,A title,,1,border,2\n", "line 2, column 'alert'", "'2'"),
+        (HEADER + "x1,X,,,A title,,1,borders,\n", "line 2, column 'topic'", "'borders'"),
+        (
+            HEADER + "x1,X,,,A title,,0,,\nx2,X,,,B,,0,,\nx1,X,,,C,,0,,\n",
+            "line 4, column 'id'",
+            "duplicate id 'x1' (first on line 2)",
+        ),
+    ],
+)
+def test_eval_names_file_line_and_column_of_bad_labels(
+    tmp_path: Path, body: str, where: str, problem: str
+) -> None:
+    path = _labels(tmp_path, "bad.csv", body)
+    result = CliRunner().invoke(rules, ["eval", str(path), "--rules", str(RULES)])
+    assert result.exit_code == 1
+    assert f"{path}, {where}" in result.output and problem in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_refuses_an_id_in_two_files(tmp_path: Path) -> None:
+    a = _labels(tmp_path, "a.csv", HEADER + "x1,X,,,A title,,0,,\n")
+    b = _labels(tmp_path, "b.csv", HEADER + "x1,X,,,A title,,0,,\n")
+    result = CliRunner().invoke(rules, ["eval", str(a), str(b), "--rules", str(RULES)])
+    assert result.exit_code == 1
+    assert f"{b}: id 'x1' is also in {a}" in result.output

@@ -17,9 +17,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.errors import RulesError
+from monitor.errors import LabelsError, RulesError
 from monitor.match import Matcher
-from monitor.match.evaluate import Report, evaluate, read_labels, report_json
+from monitor.match.evaluate import LabelledItem, Report, evaluate, read_labels, report_json
 from monitor.models import Span
 
 DEFAULT_RULES = Path("config/rules.toml")
@@ -199,11 +199,7 @@ def _print_report(console: Console, report: Report) -> None:
     if report.overall is None:
         console.print("No labels in this file: predictions only (use --json to list them).")
         return
-    o = report.overall
-    console.print(
-        f"[bold]relevant[/]: precision {o.precision:.3f}  recall {o.recall:.3f}  "
-        f"F1 {o.f1:.3f}  (tp {o.tp}, fp {o.fp}, fn {o.fn})"
-    )
+    _print_figures(console, report)
     console.print("per topic (predicted topic = first rule that fires):")
     for name, s in report.per_topic.items():
         console.print(
@@ -217,22 +213,82 @@ def _print_report(console: Console, report: Report) -> None:
     for item in report.false_alarms:
         fired = ", ".join(report.rules_fired[item.id])
         console.print(f"  {item.id} ({escape(fired)}) {escape(item.title)}")
+    if report.alert_scores is not None:
+        console.print(f"[bold]missed alerts[/] ({len(report.missed_alerts)}):")
+        for item in report.missed_alerts:
+            console.print(f"  {item.id} {escape(item.title)}")
+        console.print(f"[bold]false alerts[/] ({len(report.false_alerts)}):")
+        for item in report.false_alerts:
+            fired = ", ".join(report.rules_fired[item.id])
+            console.print(f"  {item.id} ({escape(fired)}) {escape(item.title)}")
+
+
+def _print_figures(console: Console, report: Report) -> None:
+    """The headline lines: relevance, and alerts where the labels have them."""
+    lines = [("relevant", report.overall), ("alerts", report.alert_scores)]
+    for name, s in lines:
+        if s is not None:
+            console.print(
+                f"[bold]{name}[/]: precision {s.precision:.3f}  recall {s.recall:.3f}  "
+                f"F1 {s.f1:.3f}  (tp {s.tp}, fp {s.fp}, fn {s.fn})"
+            )
 
 
 @rules.command("eval")
-@click.argument("labels", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument(
+    "labels", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
 @_rules_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_labels(labels: Path, rules_path: Path | None, as_json: bool) -> None:
-    """Score the rules on a label CSV: precision, recall, F1, misses and false alarms."""
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (pooled, and per file)."
+)
+def eval_labels(labels: tuple[Path, ...], rules_path: Path | None, as_json: bool) -> None:
+    """Score the rules on label CSVs: precision, recall, F1, misses and false alarms, and
+    alert precision and recall where a file has an `alert` column. With several files:
+    each file's figures, then the figures pooled over all of them."""
     matcher = _load(rules_path)
-    try:
-        with labels.open(encoding="utf-8", newline="") as fh:
-            items = read_labels(fh)
-    except (OSError, KeyError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{labels}: cannot read labels: {exc}") from None
-    report = evaluate(matcher, items)
+    files: dict[str, list[LabelledItem]] = {}
+    seen: dict[str, str] = {}
+    for path in labels:
+        try:
+            with path.open(encoding="utf-8", newline="") as fh:
+                items = read_labels(fh, str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{path}: cannot read labels: {exc}") from None
+        except LabelsError as exc:
+            raise click.ClickException(str(exc)) from None
+        for item in items:
+            if item.id in seen:  # pooled figures are keyed by id
+                raise click.ClickException(f"{path}: id {item.id!r} is also in {seen[item.id]}")
+            seen[item.id] = str(path)
+        files[str(path)] = items
+    reports = {name: evaluate(matcher, items) for name, items in files.items()}
+    pooled = (
+        next(iter(reports.values()))
+        if len(reports) == 1
+        else evaluate(matcher, [i for items in files.values() for i in items])
+    )
     if as_json:
-        click.echo(json.dumps(report_json(report), ensure_ascii=False))
-    else:
-        _print_report(_console(), report)
+        out = report_json(pooled)
+        if len(reports) > 1:
+            out["files"] = {name: _figures(r) for name, r in reports.items()}
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    console = _console()
+    for name, report in reports.items():
+        if len(reports) > 1:
+            console.print(f"[bold]{escape(name)}[/]")
+        _print_report(console, report)
+    if len(reports) > 1:
+        console.print(f"[bold]pooled over {len(reports)} files[/]")
+        _print_figures(console, pooled)
+
+
+def _figures(report: Report) -> dict[str, object]:
+    """A file's headline figures for `--json`: relevance and, where labelled, alerts."""
+    out: dict[str, object] = {"items": len(report.predictions)}
+    if report.overall is not None:
+        out["overall"] = report.overall.as_dict()
+    if report.alert_scores is not None:
+        out["alert_scores"] = report.alert_scores.as_dict()
+    return out

@@ -1,9 +1,12 @@
-"""Measuring rules against labelled items: precision, recall and F1, overall and per topic.
+"""Measuring rules against labelled items: precision, recall and F1, overall and per topic,
+and for alerts.
 
 This module owns the definition of the figures `monitor rules eval` prints. An item is
 predicted relevant when at least one rule fires (every severity puts it in a digest); its
-predicted topic is that of the first rule that fires, in rules-file order. Pure: it takes
-already-read rows and a matcher.
+predicted topic is that of the first rule that fires, in rules-file order; it is predicted
+an alert when a rule of severity "alert" fires. Alerts are scored where the file has an
+`alert` column: an alert is a relevant item labelled `alert` 1. `read_labels` checks the
+file and names the line and column of what is wrong; `evaluate` is pure.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 import csv
 import html
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from monitor.errors import LabelsError
 from monitor.match.matcher import Matcher
 from monitor.models import Match
+
+REQUIRED_COLUMNS = ("id", "title")
+TOPICS = frozenset({"border", "ttp_militancy", "diplomacy", "trade_transit", "refugees"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,7 @@ class LabelledItem:
     relevant: bool | None = None
     topic: str = ""
     language: str = ""
+    alert: bool | None = None  # None: the file has no alert column
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,32 +79,77 @@ class Report:
     per_topic: Mapping[str, Scores]
     misses: tuple[LabelledItem, ...]
     false_alarms: tuple[LabelledItem, ...]
+    alerts: Mapping[str, bool] = field(default_factory=dict)  # item id -> predicted alert
+    alert_scores: Scores | None = None  # where the file labels alerts
+    missed_alerts: tuple[LabelledItem, ...] = ()
+    false_alerts: tuple[LabelledItem, ...] = ()
 
     @property
     def predicted_relevant(self) -> int:
         return sum(self.predictions.values())
 
 
-def read_labels(lines: Iterable[str]) -> list[LabelledItem]:
-    """Rows of a label CSV (id, source, published, link, title, summary[, relevant, topic]).
+def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledItem]:
+    """Rows of a label CSV (id, source, published, link, title, summary[, relevant, topic,
+    alert]), checked: a missing column, a label value other than 0, 1 or empty, an unknown
+    topic or a repeated id raises `LabelsError` naming `file`, the line and the column.
 
     Titles and summaries are recorded as the feeds sent them; HTML entities are decoded here
     as the pipeline's normaliser does before matching.
     """
+    reader = csv.DictReader(lines)
+    columns = reader.fieldnames or []
+    for name in REQUIRED_COLUMNS:
+        if name not in columns:
+            raise LabelsError(
+                file, 1, name, f"missing column (the header has: {', '.join(columns)})"
+            )
     items = []
-    for row in csv.DictReader(lines):
-        raw = (row.get("relevant") or "").strip()
+    first_line: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+
+        item_id = (row.get("id") or "").strip()
+        if not item_id:
+            raise LabelsError(file, line, "id", "empty id")
+        if item_id in first_line:
+            raise LabelsError(
+                file, line, "id", f"duplicate id {item_id!r} (first on line {first_line[item_id]})"
+            )
+        first_line[item_id] = line
+        topic = (row.get("topic") or "").strip()
+        if topic and topic not in TOPICS:
+            raise LabelsError(
+                file,
+                line,
+                "topic",
+                f"unknown topic {topic!r} (expected one of: {', '.join(sorted(TOPICS))})",
+            )
+        relevant = _flag(row, "relevant", file, line)
+        # An item labelled not relevant is not an alert, whatever the column says.
+        alert = bool(relevant and _flag(row, "alert", file, line)) if "alert" in columns else None
         items.append(
             LabelledItem(
-                id=row["id"],
+                id=item_id,
                 source=row.get("source") or "",
                 title=html.unescape(row.get("title") or ""),
                 summary=html.unescape(row.get("summary") or ""),
-                relevant=None if raw == "" else raw == "1",
-                topic=(row.get("topic") or "").strip(),
+                relevant=relevant,
+                topic=topic,
+                # An item labelled not relevant is not an alert, whatever the column says.
+                alert=None
+                if alert is None and "alert" not in columns
+                else bool(relevant and alert),
             )
         )
     return items
+
+
+def _flag(row: Mapping[str, str | None], column: str, file: str, line: int) -> bool | None:
+    raw = (row.get(column) or "").strip()
+    if raw not in ("", "0", "1"):
+        raise LabelsError(file, line, column, f"expected 0, 1 or empty, got {raw!r}")
+    return None if raw == "" else raw == "1"
 
 
 def evaluate(matcher: Matcher, items: Iterable[LabelledItem]) -> Report:
@@ -105,14 +158,16 @@ def evaluate(matcher: Matcher, items: Iterable[LabelledItem]) -> Report:
     predictions: dict[str, bool] = {}
     topics: dict[str, str] = {}
     fired: dict[str, tuple[str, ...]] = {}
+    alerts: dict[str, bool] = {}
     for item in items:
         matches: list[Match] = matcher.match(item)
         predictions[item.id] = bool(matches)
         topics[item.id] = matches[0].topic if matches else ""
         fired[item.id] = tuple(m.rule_id for m in matches)
+        alerts[item.id] = any(m.severity == "alert" for m in matches)
     labelled = [i for i in items if i.relevant is not None]
     if not labelled:
-        return Report(predictions, topics, fired, None, {}, (), ())
+        return Report(predictions, topics, fired, None, {}, (), (), alerts)
     misses = tuple(i for i in labelled if i.relevant and not predictions[i.id])
     false_alarms = tuple(i for i in labelled if not i.relevant and predictions[i.id])
     tp = sum(1 for i in labelled if i.relevant and predictions[i.id])
@@ -125,7 +180,28 @@ def evaluate(matcher: Matcher, items: Iterable[LabelledItem]) -> Report:
         per_topic[name] = Scores(
             len(truth & predicted), len(predicted - truth), len(truth - predicted)
         )
-    return Report(predictions, topics, fired, overall, per_topic, misses, false_alarms)
+    with_alerts = [i for i in labelled if i.alert is not None]
+    alert_scores = None
+    missed_alerts: tuple[LabelledItem, ...] = ()
+    false_alerts: tuple[LabelledItem, ...] = ()
+    if with_alerts:
+        missed_alerts = tuple(i for i in with_alerts if i.alert and not alerts[i.id])
+        false_alerts = tuple(i for i in with_alerts if not i.alert and alerts[i.id])
+        hits = sum(1 for i in with_alerts if i.alert and alerts[i.id])
+        alert_scores = Scores(hits, len(false_alerts), len(missed_alerts))
+    return Report(
+        predictions,
+        topics,
+        fired,
+        overall,
+        per_topic,
+        misses,
+        false_alarms,
+        alerts,
+        alert_scores,
+        missed_alerts,
+        false_alerts,
+    )
 
 
 def report_json(report: Report) -> dict[str, object]:
@@ -134,6 +210,7 @@ def report_json(report: Report) -> dict[str, object]:
         "items": len(report.predictions),
         "predicted_relevant": report.predicted_relevant,
         "predictions": dict(report.predictions),
+        "alerts": dict(report.alerts),
         "topics": {k: v for k, v in report.topics.items() if v},
     }
     if report.overall is not None:
@@ -141,4 +218,8 @@ def report_json(report: Report) -> dict[str, object]:
         out["per_topic"] = {name: s.as_dict() for name, s in report.per_topic.items()}
         out["misses"] = [i.id for i in report.misses]
         out["false_alarms"] = [i.id for i in report.false_alarms]
+    if report.alert_scores is not None:
+        out["alert_scores"] = report.alert_scores.as_dict()
+        out["missed_alerts"] = [i.id for i in report.missed_alerts]
+        out["false_alerts"] = [i.id for i in report.false_alerts]
     return out
