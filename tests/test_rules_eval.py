@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from monitor.match import Matcher
 from monitor.match.evaluate import evaluate, read_labels
 
@@ -37,3 +39,52 @@ def test_seed_article_fires_the_core_topics() -> None:
     )
     topics = {m.topic for m in matcher.match(seed)}
     assert {"border", "diplomacy", "ttp_militancy"} <= topics
+
+
+# Floors per labelled file, pooled figures aside. Targets (relevance issue): relevance
+# P >= 0.90 and R >= 0.95, alerts P >= 0.85 and R >= 0.90 on every file. Where a file is
+# not there yet its floor is today's figure, so a change can only hold or raise it.
+FLOORS = {
+    "relevance-dev.csv": {"relevant": (0.90, 0.95), "alerts": (0.90, 0.85)},
+    "relevance-dev2.csv": {"relevant": (0.90, 0.88), "alerts": (0.90, 0.90)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_relevance_and_alerts_hold_on_every_labelled_file(name: str) -> None:
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    with (ROOT / "tests" / "data" / "labels" / name).open(encoding="utf-8", newline="") as fh:
+        report = evaluate(matcher, read_labels(fh, name))
+    for what, scores in (("relevant", report.overall), ("alerts", report.alert_scores)):
+        assert scores is not None, what
+        precision, recall = FLOORS[name][what]
+        assert scores.precision >= precision, (what, scores)
+        assert scores.recall >= recall, (what, scores)
+
+
+@pytest.mark.parametrize(
+    ("title", "alert"),
+    [
+        # the event itself, of each kind the alert definition names
+        ("Three soldiers martyred as militants storm check post in South Waziristan", True),
+        ("Roadside bomb kills two policemen in Dera Ismail Khan", True),
+        ("Pakistani and Afghan forces exchange fire at Angoor Adda crossing", True),
+        ("Torkham border crossing closed after overnight firing", True),
+        ("Suicide bomber targets security convoy in Bannu", True),
+        ("Ceasefire between Pakistan and Afghanistan breaks down in Kurram", True),
+        ("Pakistan-Afghanistan talks in Doha collapse without agreement", True),
+        # talk about events, routine operations and reactions
+        ("Security forces kill 12 terrorists in North Waziristan operation: ISPR", False),
+        ("Defence minister warns Kabul that clashes could resume", False),
+        ("Funeral prayers offered for policemen martyred in Lakki Marwat", False),
+        ("Pakistan and Afghanistan to resume talks in Istanbul next week", False),
+        ("Two dead as gas cylinder explodes in Peshawar market", False),
+        ("Traders demand reopening of Chaman border crossing", False),
+    ],
+)
+def test_alerts_are_events_not_topics(title: str, alert: bool) -> None:
+    from monitor.match.evaluate import LabelledItem
+
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    matches = matcher.match(LabelledItem("x", "Dawn", title, ""))
+    assert any(m.severity == "alert" for m in matches) is alert, [m.rule_id for m in matches]
