@@ -17,7 +17,12 @@ from monitor.arenas import limit_malloc_arenas
 from monitor.collector import collect_less_often, skip_collecting_at_exit
 from monitor.commands.common import open_store, settings_of
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+def default_file(name: str) -> str:
+    """A template `monitor init` writes, shipped inside the package (monitor/defaults/)."""
+    from importlib.resources import files
+
+    return (files("monitor") / "defaults" / name).read_text("utf-8")
 
 
 # Command groups that live in their own modules, imported only when used (fast --help).
@@ -92,10 +97,7 @@ def init(directory: Path, force: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "monitor.toml"
     rules = directory / "rules.toml"
-    for path, text in (
-        (config, STARTER_CONFIG),
-        (rules, (PROJECT_DIR / "config" / "rules.toml").read_text("utf-8")),
-    ):
+    for path, text in ((config, default_file("monitor.toml")), (rules, default_file("rules.toml"))):
         if path.exists() and not force:
             click.echo(f"kept {path} (exists; --force to overwrite)")
         else:
@@ -105,35 +107,6 @@ def init(directory: Path, force: bool) -> None:
     upgrade(f"sqlite:///{db_path}")
     click.echo(f"database {db_path} is ready")
     click.echo(f"next: MONITOR_CONFIG={config} monitor check  (run it from {directory})")
-
-
-STARTER_CONFIG = """\
-# Frontier Monitor configuration. Relative paths are relative to the working directory,
-# except `rules`, which is relative to this file.
-rules = "rules.toml"
-
-[database]
-url = "sqlite:///var/monitor.db"
-
-[fetch]
-allow_networks = []
-
-[delivery]
-outbox = "var/outbox"
-
-[digest]
-from = "monitor@example.org"
-send_at = "07:00"
-timezone = "Asia/Karachi"
-
-[[digest.recipients]]
-address = "analyst@example.org"
-
-[[feeds]]
-name = "Dawn — Pakistan"
-url = "https://www.dawn.com/feeds/pakistan"
-language = "en"
-"""
 
 
 @main.group()
