@@ -67,7 +67,9 @@ class _Group(click.Group):
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="MONITOR_CONFIG",
-    help="Config file (default: $MONITOR_CONFIG, config/monitor.toml, monitor.toml).",
+    help="Config file (default: $MONITOR_CONFIG, else the first of config/monitor.toml, "
+    "monitor.toml, $XDG_CONFIG_HOME/frontier-monitor/monitor.toml, "
+    "/etc/frontier-monitor/monitor.toml).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="frontier-monitor")
@@ -106,7 +108,7 @@ def init(directory: Path, force: bool) -> None:
     db_path = directory / "var" / "monitor.db"
     upgrade(f"sqlite:///{db_path}")
     click.echo(f"database {db_path} is ready")
-    click.echo(f"next: MONITOR_CONFIG={config} monitor check  (run it from {directory})")
+    click.echo(f"next: MONITOR_CONFIG={config} monitor check")
 
 
 @main.group()
@@ -115,14 +117,28 @@ def config() -> None:
 
 
 @config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: values and origins.")
 @click.pass_context
-def config_show(ctx: click.Context) -> None:
-    """Print the effective configuration, secrets redacted."""
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective configuration, secrets redacted, and where each value came from:
+    the file, the environment (which variable) or the default."""
     import json
 
-    from monitor.settings import redacted
+    from monitor.settings import described, redacted
 
-    click.echo(json.dumps(redacted(settings_of(ctx)), indent=2, ensure_ascii=False))
+    settings = settings_of(ctx)
+    rows = described(settings)
+    if as_json:
+        data = {**redacted(settings), "origins": {key: origin for key, _, origin in rows}}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"# config file: {settings.path}")
+    for key, value, origin in rows:
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            shown = f"[{len(value)} tables]"  # feeds, recipients: too long for one line
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
+        click.echo(f"{key} = {shown}  # {origin}")
 
 
 @main.group()

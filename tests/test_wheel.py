@@ -108,10 +108,12 @@ def test_a_new_user_can_init_migrate_and_check_from_the_wheel(
         config = config.replace("https://www.dawn.com/feeds/pakistan", url)
         (site / "monitor.toml").write_text(config, "utf-8")
         env["MONITOR_CONFIG"] = str(site / "monitor.toml")
-        assert "-> " in sh(monitor, "db", "upgrade", cwd=site, env=env)
-        checked = sh(monitor, "check", "--dry-run", cwd=site, env=env)
+        # From the directory above the site: relative paths follow the config file.
+        assert "-> " in sh(monitor, "db", "upgrade", cwd=tmp_path, env=env)
+        checked = sh(monitor, "check", "--dry-run", cwd=tmp_path, env=env)
     finally:
         server.close()
     assert server.hits["/dawn.xml"] == 1
     assert "feeds polled: 1," in checked and "failures: 0" in checked, checked
     assert "dry run: nothing stored" in checked, checked  # the recorded feed has matches
+    assert not (tmp_path / "var").exists()
