@@ -15,7 +15,7 @@ import click
 
 from monitor.arenas import limit_malloc_arenas
 from monitor.collector import collect_less_often, skip_collecting_at_exit
-from monitor.commands.common import open_store, settings_of
+from monitor.commands.common import complete_feed, open_store, settings_of
 
 
 def default_file(name: str) -> str:
@@ -213,7 +213,14 @@ def db_prune(ctx: click.Context, days: int) -> None:
 
 
 @main.command()
-@click.option("--feed", "feeds", multiple=True, metavar="NAME", help="Only this feed (repeatable).")
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete_feed,
+    help="Only this feed (repeatable).",
+)
 @click.option("--all", "ignore_schedule", is_flag=True, help="Poll every feed, due or not.")
 @click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
 @click.option(
