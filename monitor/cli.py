@@ -231,15 +231,34 @@ def db_prune(ctx: click.Context, days: int) -> None:
     metavar="N",
     help="List at most N new matching items.",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only the summary line (and alerts sent): no progress, no items.",
+)
 @click.pass_context
 def check(
-    ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry_run: bool, show: int
+    ctx: click.Context,
+    feeds: tuple[str, ...],
+    ignore_schedule: bool,
+    dry_run: bool,
+    show: int,
+    quiet: bool,
 ) -> None:
-    """Run one poll pass now and print the new matching items."""
+    """Run one poll pass now and print the new matching items.
+
+    On a terminal a progress bar shows the pass: feeds done of those due, new items,
+    matches and failures. When the output is not a terminal, nothing is printed until the
+    pass ends; with --quiet, only the summary line is.
+    """
+    import contextlib
+    from datetime import UTC, datetime
+
     from monitor.errors import ConfigError
     from monitor.match import Matcher
     from monitor.pipeline import poll
-    from monitor.report import print_pass
+    from monitor.report import is_terminal, pass_progress, pass_summary, print_pass
 
     settings = settings_of(ctx)
     for name in feeds:
@@ -247,19 +266,29 @@ def check(
             raise ConfigError(str(settings.path), "feeds", f"no feed named {name!r}")
     matcher = Matcher.from_file(settings.rules_path)
     store = open_store(ctx)
-    report = poll(
-        settings,
-        store,
-        matcher,
-        names=feeds or None,
-        ignore_schedule=ignore_schedule or bool(feeds),
-        dry_run=dry_run,
-        listed=show,
-    )
-    print_pass(report, dry_run=dry_run, show=show)
+    names, every = feeds or None, ignore_schedule or bool(feeds)
+    if quiet and logging.getLogger().level > logging.INFO:  # -v still logs
+        logging.getLogger("monitor").setLevel(logging.ERROR)  # failures are in the summary
+    progress: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if is_terminal() and not quiet:
+        due = store.due_feeds(datetime.now(UTC), names=names, ignore_schedule=every)
+        progress = pass_progress(len(due))
+    with progress as advance:
+        report = poll(
+            settings,
+            store,
+            matcher,
+            names=names,
+            ignore_schedule=every,
+            dry_run=dry_run,
+            listed=0 if quiet else show,
+            progress=advance,
+        )
+    if quiet:
+        click.echo(pass_summary(report))
+    else:
+        print_pass(report, dry_run=dry_run, show=show)
     if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send
-        from datetime import UTC, datetime
-
         from monitor.deliver import send_alerts
 
         for rep in send_alerts(settings, store, datetime.now(UTC)):

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -44,6 +44,9 @@ from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
+# Called as each feed of a pass is done: (new items, new matching items, failed).
+Progress = Callable[[int, int, bool], None]
+
 # Below this many feeds in a pass, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 8
 # Unchanged feeds' outcomes are written this many to a transaction, and none waits longer
@@ -65,8 +68,12 @@ def poll(
     now: datetime | None = None,
     stop: threading.Event | None = None,
     listed: int = 50,
+    progress: Progress | None = None,
 ) -> PassReport:
     """Run one pass over the due feeds and return what it did.
+
+    `progress`, when given, is called as each feed is done, with its new items, its new
+    matching items and whether it failed (`monitor check`'s progress bar).
 
     The report counts every new matching item and lists the newest `listed` of each topic
     (`_Listing`). When `stop` is set (the daemon is shutting down), fetches in flight are
@@ -76,7 +83,7 @@ def poll(
     now = now or datetime.now(UTC)
     store.cluster_settings = settings.stories  # the story rule add_items applies
     pool = _LazyPool(parse_workers(settings), matcher.book)
-    listing = _Listing(listed)
+    listing = _Listing(listed, progress)  # the listing carries `progress` to each _Pass
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
@@ -218,7 +225,14 @@ class _Pass:
                 async with gate:
                     result = await fetch_one(feed, cfg, client, limiter)
                     itemized, body_hash = await self._itemize(result, pool)
+                    before = (self.new_items, self.new_matches, len(self.failures))
                     self._store(result, itemized, body_hash)
+                    if self.listing.progress is not None:
+                        self.listing.progress(
+                            self.new_items - before[0],
+                            self.new_matches - before[1],
+                            len(self.failures) > before[2],
+                        )
 
             try:
                 await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
@@ -353,8 +367,9 @@ class _Listing:
     hundreds of feeds does not hold thousands of articles until it ends. Kept without
     summaries and spans: the report shows title, outlet, time and topics."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, progress: Progress | None = None) -> None:
         self.size = size
+        self.progress = progress
         self._added = 0
         # By topic, a heap of (time, order added, item): the oldest at the top, to go first.
         self._newest: dict[str, list[tuple[float, int, NewMatch]]] = {}
