@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from monitor.arenas import limit_malloc_arenas
 from monitor.collector import collect_less_often, skip_collecting_at_exit
 from monitor.commands.common import complete_feed, open_store, settings_of
 
@@ -76,7 +75,6 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Frontier Monitor: news on the Pakistan–Afghanistan frontier, matched and mailed."""
-    limit_malloc_arenas()
     collect_less_often()
     skip_collecting_at_exit()
     logging.basicConfig(

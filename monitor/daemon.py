@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import MonitorError
 from monitor.health import HealthServer, Metrics
+from monitor.notify import notify, watchdog_seconds
 from monitor.settings import Recipient, Settings, load_settings
 from monitor.store import DaemonInfo, Store
 
@@ -140,11 +142,17 @@ class Daemon:
             self.store.beat(self._info())
             self._start_http()
             self._start_scheduler()
+            notify("READY=1")  # the first poll is scheduled (it runs at once)
             log.info("daemon started", extra={"count": len(self.settings.feeds)})
+            watchdog, next_ping = watchdog_seconds(), 0.0
             while not self.stop.wait(0.25):
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if watchdog is not None and time.monotonic() >= next_ping and self._alive():
+                    notify("WATCHDOG=1")
+                    next_ping = time.monotonic() + watchdog
+            notify("STOPPING=1")
             log.info("stopping: finishing work in flight")
             self._shutdown()
             log.info("daemon stopped")
@@ -386,6 +394,14 @@ class Daemon:
         except Exception as exc:
             return False, f"database does not answer: {exc}"
         return True, "ok"
+
+    def _alive(self) -> bool:
+        """Healthy, or still in its first pass (which may take long) for no longer than a
+        poll may be late: what the service manager's watchdog is told."""
+        if self.last_tick is None:
+            age = (datetime.now(UTC) - self.started).total_seconds()
+            return age < stale_after(self.settings) and not self.failing
+        return self.healthy()[0]
 
     def _info(self, stopped: datetime | None = None) -> DaemonInfo:
         # Not asked of the scheduler: a job thread calling into it deadlocks with its shutdown.

@@ -499,3 +499,46 @@ def test_a_failing_job_makes_the_daemon_unhealthy_until_it_succeeds(
     daemon.last_tick = datetime.now(UTC)
     daemon.failing["retry"] = "database is locked"
     assert daemon.healthy() == (False, "failing jobs: retry: database is locked")
+
+
+def test_systemd_hears_ready_watchdog_and_stopping_on_notify_socket(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    sqlite_url: str,
+    procs: list[Proc],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+    import tempfile
+
+    config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
+    # A socket path must fit in 108 bytes, which a test's tmp_path may not.
+    where = Path(tempfile.mkdtemp(prefix="notify-"))
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(where / "s"))
+    manager.settimeout(30)
+    heard: list[str] = []
+
+    def hear(message: str) -> None:
+        while message not in heard:
+            heard.extend(manager.recv(4096).decode().split("\n"))
+
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", str(where / "s"))
+        monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # a ping every half second
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+        d = Proc(config)
+        procs.append(d)
+        hear("READY=1")
+        hear("WATCHDOG=1")
+        assert heard.index("READY=1") < heard.index("WATCHDOG=1")
+        until(lambda: feed_server.hits["/f.xml"] >= 1, what="the first poll")
+        heard.clear()
+        hear("WATCHDOG=1")  # still pinging once the first pass is done and healthy
+        d.signal(signal.SIGTERM)
+        hear("STOPPING=1")
+        assert d.wait(15) == 0, d.output()
+    finally:
+        manager.close()
+        (where / "s").unlink()
+        where.rmdir()

@@ -31,11 +31,17 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def run(ctx: click.Context, log_format: str, log_level: str) -> None:
-    """Run the daemon: poll due feeds every tick, send digests at their times. Stop with SIGTERM."""
+    """Run the daemon: poll due feeds every tick, send digests at their times. Stop with SIGTERM.
+
+    Under systemd (Type=notify) it reports READY=1, WATCHDOG=1 while healthy and STOPPING=1
+    on $NOTIFY_SOCKET."""
     import logging
 
     from monitor import logs
+    from monitor.arenas import limit_malloc_arenas
     from monitor.daemon import Daemon
+
+    limit_malloc_arenas()  # a long-lived, threaded process: see monitor/arenas.py
 
     logs.setup(level=getattr(logging, log_level.upper()), fmt=log_format)
     sys.exit(Daemon(ctx.find_root().obj.get("config")).run())
