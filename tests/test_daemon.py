@@ -259,6 +259,10 @@ def test_sighup_reloads_feeds(
     assert d.p.poll() is None  # a bad config on reload keeps the daemon running
 
 
+# Daemons that have finished a poll tick (a daemon's heartbeat row is written at start).
+TICKED = "SELECT count(*) FROM daemon_beat WHERE last_tick IS NOT NULL"
+
+
 def test_one_catch_up_digest_after_downtime(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
 ) -> None:
@@ -273,7 +277,7 @@ def test_one_catch_up_digest_after_downtime(
         d = Proc(config)
         procs.append(d)
         until(
-            lambda n=run_no: count(sqlite_url, "SELECT count(*) FROM daemon_beat") >= n,
+            lambda n=run_no: count(sqlite_url, TICKED) >= n,
             what="a poll tick",
         )
         until(
