@@ -6,9 +6,10 @@ every pass runs fresh threads (the event loop's executor, the parse pool's feede
 scheduler's jobs) spread its allocations over more and more arenas: `bench/bench_soak.py`
 showed its resident memory growing in steps, about 15% over 800 ticks (as much with two
 arenas), and within 3% with only the main one. The threads seldom compete for malloc:
-Python's small objects come from its own allocator, under the GIL. Called by the command
-line at start; elsewhere than on glibc, or where the environment sets MALLOC_ARENA_MAX
-itself, it does nothing.
+Python's small objects come from its own allocator, under the GIL. Called by `monitor run`
+at start, and only there: a short command has no time to spread over arenas (the systemd
+unit also sets MALLOC_ARENA_MAX=1). Elsewhere than on glibc, or where the environment sets
+MALLOC_ARENA_MAX itself, it does nothing.
 """
 
 from __future__ import annotations

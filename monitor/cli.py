@@ -13,11 +13,15 @@ from typing import Any
 
 import click
 
-from monitor.arenas import limit_malloc_arenas
 from monitor.collector import collect_less_often, skip_collecting_at_exit
-from monitor.commands.common import open_store, settings_of
+from monitor.commands.common import complete_feed, open_store, settings_of
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+def default_file(name: str) -> str:
+    """A template `monitor init` writes, shipped inside the package (monitor/defaults/)."""
+    from importlib.resources import files
+
+    return (files("monitor") / "defaults" / name).read_text("utf-8")
 
 
 # Command groups that live in their own modules, imported only when used (fast --help).
@@ -62,14 +66,15 @@ class _Group(click.Group):
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="MONITOR_CONFIG",
-    help="Config file (default: $MONITOR_CONFIG, config/monitor.toml, monitor.toml).",
+    help="Config file (default: $MONITOR_CONFIG, else the first of config/monitor.toml, "
+    "monitor.toml, $XDG_CONFIG_HOME/frontier-monitor/monitor.toml, "
+    "/etc/frontier-monitor/monitor.toml).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="frontier-monitor")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Frontier Monitor: news on the Pakistan–Afghanistan frontier, matched and mailed."""
-    limit_malloc_arenas()
     collect_less_often()
     skip_collecting_at_exit()
     logging.basicConfig(
@@ -92,10 +97,7 @@ def init(directory: Path, force: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "monitor.toml"
     rules = directory / "rules.toml"
-    for path, text in (
-        (config, STARTER_CONFIG),
-        (rules, (PROJECT_DIR / "config" / "rules.toml").read_text("utf-8")),
-    ):
+    for path, text in ((config, default_file("monitor.toml")), (rules, default_file("rules.toml"))):
         if path.exists() and not force:
             click.echo(f"kept {path} (exists; --force to overwrite)")
         else:
@@ -104,36 +106,7 @@ def init(directory: Path, force: bool) -> None:
     db_path = directory / "var" / "monitor.db"
     upgrade(f"sqlite:///{db_path}")
     click.echo(f"database {db_path} is ready")
-    click.echo(f"next: MONITOR_CONFIG={config} monitor check  (run it from {directory})")
-
-
-STARTER_CONFIG = """\
-# Frontier Monitor configuration. Relative paths are relative to the working directory,
-# except `rules`, which is relative to this file.
-rules = "rules.toml"
-
-[database]
-url = "sqlite:///var/monitor.db"
-
-[fetch]
-allow_networks = []
-
-[delivery]
-outbox = "var/outbox"
-
-[digest]
-from = "monitor@example.org"
-send_at = "07:00"
-timezone = "Asia/Karachi"
-
-[[digest.recipients]]
-address = "analyst@example.org"
-
-[[feeds]]
-name = "Dawn — Pakistan"
-url = "https://www.dawn.com/feeds/pakistan"
-language = "en"
-"""
+    click.echo(f"next: MONITOR_CONFIG={config} monitor check")
 
 
 @main.group()
@@ -142,14 +115,28 @@ def config() -> None:
 
 
 @config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: values and origins.")
 @click.pass_context
-def config_show(ctx: click.Context) -> None:
-    """Print the effective configuration, secrets redacted."""
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective configuration, secrets redacted, and where each value came from:
+    the file, the environment (which variable) or the default."""
     import json
 
-    from monitor.settings import redacted
+    from monitor.settings import described, redacted
 
-    click.echo(json.dumps(redacted(settings_of(ctx)), indent=2, ensure_ascii=False))
+    settings = settings_of(ctx)
+    rows = described(settings)
+    if as_json:
+        data = {**redacted(settings), "origins": {key: origin for key, _, origin in rows}}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"# config file: {settings.path}")
+    for key, value, origin in rows:
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            shown = f"[{len(value)} tables]"  # feeds, recipients: too long for one line
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
+        click.echo(f"{key} = {shown}  # {origin}")
 
 
 @main.group()
@@ -224,7 +211,14 @@ def db_prune(ctx: click.Context, days: int) -> None:
 
 
 @main.command()
-@click.option("--feed", "feeds", multiple=True, metavar="NAME", help="Only this feed (repeatable).")
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete_feed,
+    help="Only this feed (repeatable).",
+)
 @click.option("--all", "ignore_schedule", is_flag=True, help="Poll every feed, due or not.")
 @click.option("--dry-run", is_flag=True, help="Fetch and match, but store nothing.")
 @click.option(
@@ -235,15 +229,34 @@ def db_prune(ctx: click.Context, days: int) -> None:
     metavar="N",
     help="List at most N new matching items.",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only the summary line (and alerts sent): no progress, no items.",
+)
 @click.pass_context
 def check(
-    ctx: click.Context, feeds: tuple[str, ...], ignore_schedule: bool, dry_run: bool, show: int
+    ctx: click.Context,
+    feeds: tuple[str, ...],
+    ignore_schedule: bool,
+    dry_run: bool,
+    show: int,
+    quiet: bool,
 ) -> None:
-    """Run one poll pass now and print the new matching items."""
+    """Run one poll pass now and print the new matching items.
+
+    On a terminal a progress bar shows the pass: feeds done of those due, new items,
+    matches and failures. When the output is not a terminal, nothing is printed until the
+    pass ends; with --quiet, only the summary line is.
+    """
+    import contextlib
+    from datetime import UTC, datetime
+
     from monitor.errors import ConfigError
     from monitor.match import Matcher
     from monitor.pipeline import poll
-    from monitor.report import print_pass
+    from monitor.report import is_terminal, pass_progress, pass_summary, print_pass
 
     settings = settings_of(ctx)
     for name in feeds:
@@ -251,21 +264,31 @@ def check(
             raise ConfigError(str(settings.path), "feeds", f"no feed named {name!r}")
     matcher = Matcher.from_file(settings.rules_path)
     store = open_store(ctx)
-    report = poll(
-        settings,
-        store,
-        matcher,
-        names=feeds or None,
-        ignore_schedule=ignore_schedule or bool(feeds),
-        dry_run=dry_run,
-        listed=show,
-    )
+    names, every = feeds or None, ignore_schedule or bool(feeds)
+    if quiet and logging.getLogger().level > logging.INFO:  # -v still logs
+        logging.getLogger("monitor").setLevel(logging.ERROR)  # failures are in the summary
+    progress: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if is_terminal() and not quiet:
+        due = store.due_feeds(datetime.now(UTC), names=names, ignore_schedule=every)
+        progress = pass_progress(len(due))
+    with progress as advance:
+        report = poll(
+            settings,
+            store,
+            matcher,
+            names=names,
+            ignore_schedule=every,
+            dry_run=dry_run,
+            listed=0 if quiet else show,
+            progress=advance,
+        )
     try:
-        print_pass(report, dry_run=dry_run, show=show)
+        if quiet:
+            click.echo(pass_summary(report))
+        else:
+            print_pass(report, dry_run=dry_run, show=show)
     finally:  # the pass is stored: its alerts go out even if the table could not be shown
         if not dry_run and settings.digest.recipients:  # no recipients: no alerts to send
-            from datetime import UTC, datetime
-
             from monitor.deliver import send_alerts
 
             for rep in send_alerts(settings, store, datetime.now(UTC)):

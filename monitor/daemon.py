@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import MonitorError
 from monitor.health import HealthServer, Metrics
+from monitor.notify import notify, watchdog_seconds
 from monitor.settings import Recipient, Settings, load_settings
 from monitor.store import DaemonInfo, Store
 
@@ -110,6 +112,7 @@ class Daemon:
         self.started = datetime.now(UTC)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.last_tick: datetime | None = None
+        self.failing: dict[str, str] = {}  # job -> its last error, until it next succeeds
         self.caught_up = False
         self._store: Store | None = None
         self.matcher: Any = None
@@ -134,13 +137,22 @@ class Daemon:
             self._store = Store(self.settings.database_url)  # refuses a database that is behind
             self.store.sync_feeds(self.settings.feeds)
             self.matcher = Matcher.from_file(self.settings.rules_path)
+            # A heartbeat before the first pass ends, so `monitor status` sees a daemon
+            # that is starting, not none.
+            self.store.beat(self._info())
             self._start_http()
             self._start_scheduler()
+            notify("READY=1")  # the first poll is scheduled (it runs at once)
             log.info("daemon started", extra={"count": len(self.settings.feeds)})
+            watchdog, next_ping = watchdog_seconds(), 0.0
             while not self.stop.wait(0.25):
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if watchdog is not None and time.monotonic() >= next_ping and self._alive():
+                    notify("WATCHDOG=1")
+                    next_ping = time.monotonic() + watchdog
+            notify("STOPPING=1")
             log.info("stopping: finishing work in flight")
             self._shutdown()
             log.info("daemon stopped")
@@ -274,10 +286,12 @@ class Daemon:
         try:
             # The daemon logs counts only: its report lists no items.
             report = poll(self.settings, self.store, self.matcher, stop=self.stop, listed=0)
-        except Exception:
+        except Exception as exc:
             log.exception("poll pass failed")
             self.metrics.record_error("poll")
+            self.failing["poll"] = str(exc) or type(exc).__name__
             return
+        self.failing.pop("poll", None)
         self.last_tick = datetime.now(UTC)
         self.metrics.record_pass(report, self.last_tick)
         for failure in report.failures:
@@ -327,10 +341,12 @@ class Daemon:
             return
         try:
             reports = send(datetime.now(UTC))
-        except Exception:
+        except Exception as exc:
             log.exception(f"{what} delivery failed")
             self.metrics.record_error(what)
+            self.failing[what] = str(exc) or type(exc).__name__
             return
+        self.failing.pop(what, None)
         for rep in reports:
             if rep.status == "empty":
                 continue
@@ -354,25 +370,38 @@ class Daemon:
             )
             log.info("old items pruned", extra={"count": pruned})
             self.store.maintenance()
-        except Exception:
+            self.failing.pop("cleanup", None)
+        except Exception as exc:
             log.exception("cleanup failed")
             self.metrics.record_error("cleanup")
+            self.failing["cleanup"] = str(exc) or type(exc).__name__
 
     # -- health ----------------------------------------------------------------------------
 
     def healthy(self) -> tuple[bool, str]:
-        """Healthy when the last poll tick finished recently and the database answers."""
-        limit = timedelta(seconds=max(3 * self.settings.daemon.poll_seconds, 30))
+        """Healthy when the last poll tick finished recently, no job is failing and the
+        database answers."""
+        limit = timedelta(seconds=stale_after(self.settings))
         if self.last_tick is None:
             return False, "no poll tick has finished yet"
         age = datetime.now(UTC) - self.last_tick
         if age > limit:
             return False, f"last poll tick finished {int(age.total_seconds())} s ago"
+        if self.failing:
+            return False, "failing jobs: " + "; ".join(f"{k}: {v}" for k, v in self.failing.items())
         try:
             self.store.ping()
         except Exception as exc:
             return False, f"database does not answer: {exc}"
         return True, "ok"
+
+    def _alive(self) -> bool:
+        """Healthy, or still in its first pass (which may take long) for no longer than a
+        poll may be late: what the service manager's watchdog is told."""
+        if self.last_tick is None:
+            age = (datetime.now(UTC) - self.started).total_seconds()
+            return age < stale_after(self.settings) and not self.failing
+        return self.healthy()[0]
 
     def _info(self, stopped: datetime | None = None) -> DaemonInfo:
         # Not asked of the scheduler: a job thread calling into it deadlocks with its shutdown.
@@ -393,6 +422,12 @@ class Daemon:
             r.send_at or self.settings.digest.send_at,
             r.timezone or self.settings.digest.timezone,
         )
+
+
+def stale_after(settings: Settings) -> float:
+    """Seconds without a finished poll after which a daemon is unhealthy: three poll
+    intervals, and no less than 30 s so that a short tick does not make it flap."""
+    return max(3 * settings.daemon.poll_seconds, 30.0)
 
 
 def _with_database(settings: Settings, url: str) -> Settings:

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -46,6 +46,9 @@ from monitor.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
+# Called as each feed of a pass is done: (new items, new matching items, failed).
+Progress = Callable[[int, int, bool], None]
+
 # Below this many feeds in a pass, starting worker processes costs more than it saves.
 POOL_MIN_FEEDS = 8
 # Unchanged feeds' outcomes are written this many to a transaction, and none waits longer
@@ -67,8 +70,12 @@ def poll(
     now: datetime | None = None,
     stop: threading.Event | None = None,
     listed: int = 50,
+    progress: Progress | None = None,
 ) -> PassReport:
     """Run one pass over the due feeds and return what it did.
+
+    `progress`, when given, is called as each feed is done, with its new items, its new
+    matching items and whether it failed (`monitor check`'s progress bar).
 
     The report counts every new matching item and lists the newest `listed` of each topic
     (`_Listing`). When `stop` is set (the daemon is shutting down), fetches in flight are
@@ -78,7 +85,7 @@ def poll(
     now = now or datetime.now(UTC)
     store.cluster_settings = settings.stories  # the story rule add_items applies
     pool = _LazyPool(parse_workers(settings), matcher.book)
-    listing = _Listing(listed)
+    listing = _Listing(listed, progress)  # the listing carries `progress` to each _Pass
     try:
         if dry_run:
             feeds = store.due_feeds(now, names=names, ignore_schedule=ignore_schedule)
@@ -228,23 +235,36 @@ class _Pass:
 
             async def one(feed: FeedState) -> None:
                 async with gate:
-                    stage = "fetch"
+                    stage, before = "fetch", None
                     try:
                         client = await client_for(feed)
                         result = await fetch_one(feed, cfg, client, limiter)
                         stage = "parse"
                         itemized, body_hash = await self._itemize(result, pool)
                         stage = "store"
+                        # Counted from here: storing does not await, so no other feed's
+                        # results land in between.
+                        before = self._counts()
                         self._store(result, itemized, body_hash)
                     except Exception as exc:  # one feed's fault never stops the pass
                         log.exception("internal error", extra={"feed": feed.name, "url": feed.url})
+                        before = before or self._counts()
                         self._fail(feed, internal_failure(stage, exc), None)
                     self.polled += 1
+                    if self.listing.progress is not None:
+                        items, matches, failures = self._counts()
+                        self.listing.progress(
+                            items - before[0], matches - before[1], failures > before[2]
+                        )
 
             try:
                 await self._until_stopped(asyncio.gather(*(one(f) for f in feeds)))
             finally:
                 self._flush_unchanged()
+
+    def _counts(self) -> tuple[int, int, int]:
+        """New items, new matches and failures so far, for the progress of one feed."""
+        return self.new_items, self.new_matches, len(self.failures)
 
     async def _until_stopped(self, work: asyncio.Future[list[None]]) -> None:
         """Wait for the pass; when `stop` is set, abandon what is in flight (it stays due)."""
@@ -382,8 +402,9 @@ class _Listing:
     hundreds of feeds does not hold thousands of articles until it ends. Kept without
     summaries and spans: the report shows title, outlet, time and topics."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, progress: Progress | None = None) -> None:
         self.size = size
+        self.progress = progress
         self._added = 0
         # By topic, a heap of (time, order added, item): the oldest at the top, to go first.
         self._newest: dict[str, list[tuple[float, int, NewMatch]]] = {}

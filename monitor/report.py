@@ -7,7 +7,8 @@ through `escape` before Rich sees it: Rich reads `[...]` as markup, so a title h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -64,11 +65,43 @@ def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> 
             f"[red]failed[/red] {escape(f.name)} ({escape(f.url)}): {escape(f.error)}",
             markup=True,
         )
-    console.print(
+    console.print(pass_summary(report))
+
+
+def pass_summary(report: PassReport) -> str:
+    """The one line that sums up a pass (all `monitor check --quiet` prints)."""
+    return (
         f"feeds polled: {report.feeds_polled}, not modified: {report.not_modified}, "
         f"new items: {report.new_items}, new matches: {report.new_matches}, "
         f"failures: {len(report.failures)}"
     )
+
+
+@contextmanager
+def pass_progress(total: int) -> Iterator[Callable[[int, int, bool], None]]:
+    """A progress bar of a pass on the terminal (feeds done of `total`, new items, matches,
+    failures), erased when the pass ends; yields the callback `pipeline.poll` calls per feed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    fields = "feeds, {task.fields[items]} new items, {task.fields[matches]} matches, "
+    fields += "{task.fields[failures]} failures"
+    columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TextColumn(fields))
+    with Progress(*columns, TimeElapsedColumn(), console=_console(), transient=True) as bar:
+        task = bar.add_task("poll", total=total, items=0, matches=0, failures=0)
+        counts = [0, 0, 0]  # new items, matches, failures
+
+        def advance(items: int, matches: int, failed: bool) -> None:
+            counts[0] += items
+            counts[1] += matches
+            counts[2] += failed
+            bar.update(task, advance=1, items=counts[0], matches=counts[1], failures=counts[2])
+
+        yield advance
+
+
+def is_terminal() -> bool:
+    """Whether the CLI's output goes to a terminal (Rich's answer, as `_console` uses it)."""
+    return Console().is_terminal
 
 
 def print_feeds(health: Sequence[FeedHealth]) -> None:

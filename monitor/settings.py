@@ -2,9 +2,10 @@
 
 Owns the TOML schema of `monitor.toml`, the environment overrides (`MONITOR_CONFIG`,
 `MONITOR_DATABASE_URL`, `MONITOR_SMTP_PASSWORD`, `MONITOR_SMTP_PASSWORD_FILE`) and the
-redacted dump shown by `monitor config show`. Every error names the file, the key and what
-was expected. Relative paths in values (database file, outbox) are relative to the working
-directory, as SQLAlchemy URLs are; `rules` is relative to the config file (docs/decisions.md).
+redacted dump shown by `monitor config show`, with where each value came from. Every error
+names the file, the key and what was expected. Relative paths in the file (rules, SQLite
+database, outbox, lock directory, SMTP password file) are relative to the config file's
+directory, wherever the command runs (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from monitor.errors import ConfigError
 T = TypeVar("T")
 
 DEFAULT_CONFIG_CANDIDATES = (Path("config/monitor.toml"), Path("monitor.toml"))
+SYSTEM_CONFIG = Path("/etc/frontier-monitor/monitor.toml")
 USER_AGENT = "FrontierMonitor/0.1 (+https://github.com/frontier-monitor/frontier-monitor)"
 SEVERITIES = ("digest", "alert")
 
@@ -112,6 +114,10 @@ class Settings:
     digest: DigestConfig
     daemon: DaemonConfig = DaemonConfig()
     stories: ClusterSettings = field(default_factory=ClusterSettings)
+    # Where values came from, for `monitor config show`: dotted TOML keys set in the file,
+    # and keys set from the environment (key -> variable).
+    file_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    env_keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
@@ -124,6 +130,15 @@ class Settings:
         return self.fetch.allow_networks
 
 
+def config_candidates() -> tuple[Path, ...]:
+    """Where a config file is looked for without --config or $MONITOR_CONFIG, in order: the
+    working directory's config/monitor.toml and monitor.toml, then the user's and the
+    system's (XDG base directory specification)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    user = Path(xdg) / "frontier-monitor" / "monitor.toml"
+    return (*DEFAULT_CONFIG_CANDIDATES, user, SYSTEM_CONFIG)
+
+
 def find_config(explicit: str | Path | None = None) -> Path:
     """The config file to use: the option, else $MONITOR_CONFIG, else a default location."""
     if explicit:
@@ -131,7 +146,7 @@ def find_config(explicit: str | Path | None = None) -> Path:
     env = os.environ.get("MONITOR_CONFIG")
     if env:
         return Path(env)
-    for candidate in DEFAULT_CONFIG_CANDIDATES:
+    for candidate in config_candidates():
         if candidate.is_file():
             return candidate
     return DEFAULT_CONFIG_CANDIDATES[0]
@@ -149,14 +164,30 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(where, "", f"cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
-    return _Reader(where).settings(cfg_path, raw)
+    return _Reader(where, Path(os.path.abspath(cfg_path.parent))).settings(cfg_path, raw)
 
 
 class _Reader:
     """Typed access to the parsed TOML that turns every mismatch into a ConfigError."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, base: Path = Path()) -> None:
         self.file = file
+        self.base = base  # the config file's directory: relative paths start there
+        self.env_keys: dict[str, str] = {}
+
+    def path(self, value: str) -> Path:
+        """A path from the file, relative to the config file's directory."""
+        return Path(os.path.normpath(self.base / Path(value).expanduser()))
+
+    def sqlite_url(self, url: str) -> str:
+        """A SQLite URL with a relative file made relative to the config file's directory."""
+        found = re.match(r"^(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?$", url)
+        if not found or not found[2] or found[2] == ":memory:" or found[2].startswith("file:"):
+            return url
+        database = Path(found[2])
+        if database.is_absolute():
+            return url
+        return f"{found[1]}{self.path(found[2])}{found[3] or ''}"
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.file, key, problem)
@@ -194,9 +225,13 @@ class _Reader:
         rules = self.get(raw, "", "rules", str, "rules.toml")
         database = self.table(raw, "database")
         self.check_keys(database, "database.", {"url"})
-        db_url = os.environ.get("MONITOR_DATABASE_URL") or self.get(
-            database, "database.", "url", str, "sqlite:///var/monitor.db"
-        )
+        db_url = os.environ.get("MONITOR_DATABASE_URL")
+        if db_url:  # as given: a value typed in a shell is relative to the shell's directory
+            self.env_keys["database.url"] = "MONITOR_DATABASE_URL"
+        else:
+            db_url = self.sqlite_url(
+                self.get(database, "database.", "url", str, "sqlite:///var/monitor.db")
+            )
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", db_url):
             raise self.fail(
                 "database.url", f"expected a sqlite:/// or postgresql:// URL, got {db_url!r}"
@@ -209,11 +244,13 @@ class _Reader:
             database_url=db_url,
             fetch=self.fetch(self.table(raw, "fetch")),
             feeds=self.feeds(raw.get("feeds", [])),
-            outbox=Path(self.get(delivery, "delivery.", "outbox", str, "var/outbox")),
+            outbox=self.path(self.get(delivery, "delivery.", "outbox", str, "var/outbox")),
             smtp=self.smtp(raw["smtp"]) if "smtp" in raw else None,
             digest=self.digest(self.table(raw, "digest")),
             daemon=self.daemon(self.table(raw, "daemon")),
             stories=self.stories(self.table(raw, "stories")),
+            file_keys=frozenset(_dotted_keys(raw)),
+            env_keys=self.env_keys,
         )
 
     def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
@@ -269,6 +306,8 @@ class _Reader:
         if retention < 1:
             raise self.fail(p + "retention_days", "expected a positive number of days")
         lock_dir = self.get(t, p, "lock_dir", str, "") or None
+        if lock_dir is not None:
+            lock_dir = str(self.path(lock_dir))
         lease = self.get(t, p, "lease_seconds", float, d.lease_seconds)
         if lease <= 0:
             raise self.fail(p + "lease_seconds", "expected a positive number of seconds")
@@ -381,7 +420,13 @@ class _Reader:
                 p + "security", f"expected 'starttls', 'tls' or 'none', got {security!r}"
             )
         password = os.environ.get("MONITOR_SMTP_PASSWORD")
-        password_file = os.environ.get("MONITOR_SMTP_PASSWORD_FILE") or t.get("password_file")
+        password_file: str | Path | None = os.environ.get("MONITOR_SMTP_PASSWORD_FILE")
+        if password is not None:
+            self.env_keys["smtp.password"] = "MONITOR_SMTP_PASSWORD"
+        elif password_file:
+            self.env_keys["smtp.password"] = "MONITOR_SMTP_PASSWORD_FILE"
+        elif t.get("password_file"):
+            password_file = self.path(self.get(t, p, "password_file", str, ""))
         if password is None and password_file:
             try:
                 password = Path(password_file).read_text(encoding="utf-8").strip()
@@ -496,6 +541,19 @@ def _kind_name(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
+def _dotted_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every key of a TOML document as `table.key`, down through tables (not arrays)."""
+    keys: list[str] = []
+    for key, value in table.items():
+        keys.append(prefix + key)
+        if isinstance(value, dict):
+            keys += _dotted_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+_BOOKKEEPING = {"file_keys", "env_keys"}
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, with secrets replaced by '***'."""
 
@@ -503,6 +561,8 @@ def redacted(settings: Settings) -> dict[str, Any]:
         if is_dataclass(obj) and not isinstance(obj, type):
             out = {}
             for f in fields(obj):
+                if f.name in _BOOKKEEPING:
+                    continue
                 value = getattr(obj, f.name)
                 if f.name == "password":
                     value = "***" if value else None
@@ -519,6 +579,48 @@ def redacted(settings: Settings) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
+# Field names of Settings whose TOML key differs; the others are their own key.
+_TOML_KEYS = {
+    "rules_path": "rules",
+    "database_url": "database.url",
+    "outbox": "delivery.outbox",
+    "digest.sender": "digest.from",
+}
+
+
+def described(settings: Settings) -> list[tuple[str, Any, str]]:
+    """(TOML key, redacted value, origin) for every setting; origin is "file", "environment
+    (VARIABLE)" or "default". Arrays of tables (feeds, recipients) are one row each."""
+    rows: list[tuple[str, Any, str]] = []
+
+    def origin(key: str) -> str:
+        if key in settings.env_keys:
+            return f"environment ({settings.env_keys[key]})"
+        if key == "smtp.password" and "smtp.password_file" in settings.file_keys:
+            return "file (smtp.password_file)"
+        return "file" if key in settings.file_keys else "default"
+
+    def walk(data: dict[str, Any], prefix: str) -> None:
+        for name, value in data.items():
+            key = _TOML_KEYS.get(prefix + name, prefix + name)
+            if isinstance(value, dict):
+                walk(value, key + ".")
+            else:
+                rows.append((key, value, origin(key)))
+
+    data = redacted(settings)
+    del data["path"]
+    walk(data, "")
+    return rows
+
+
+_SECRET_PARAM = re.compile(r"([?&;][^=&#;]*(?:pass|secret|token|key|auth)[^=&#;]*=)[^&#;]*", re.I)
+
+
 def redact_url(url: str) -> str:
-    """A database URL with any password replaced by '***'."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+    """A URL with any credential replaced by '***': the password of its user information
+    (as SQLAlchemy reads it: up to the first '@', an empty user name too) and the values of
+    query parameters named like a secret (password, passwd, secret, token, key, api_key,
+    apikey, auth, ...)."""
+    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url, count=1)
+    return _SECRET_PARAM.sub(r"\1***", url)

@@ -1,5 +1,5 @@
-"""The command line caps glibc's malloc arenas, so a daemon's threads do not spread its
-memory over more and more of them (monitor.arenas)."""
+"""`monitor run` caps glibc's malloc arenas, so a daemon's threads do not spread its memory
+over more and more of them (monitor.arenas); other commands leave the process alone."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ import ctypes, sys, tempfile, threading
 from monitor.arenas import limit_malloc_arenas
 if sys.argv[1] == "capped":
     assert limit_malloc_arenas()
+elif sys.argv[1] != "default":  # a command line: run it, then count the arenas after it
+    from monitor.cli import main
+    try:
+        main(sys.argv[1:], prog_name="monitor")
+    except SystemExit:
+        pass
 together = threading.Barrier(8)
 def allocate():
     block = bytearray(64 * 1024)
@@ -42,13 +48,23 @@ with tempfile.NamedTemporaryFile(suffix=".xml") as out:
 """
 
 
-def _arenas(mode: str) -> int:
+def _arenas(*mode: str) -> int:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     env["PYTHONPATH"] = str(ROOT)
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, *mode], env=env, capture_output=True, text=True, check=True
     )
-    return int(out.stdout)
+    return int(out.stdout.splitlines()[-1])
+
+
+def test_only_monitor_run_caps_the_arenas(tmp_path: Path) -> None:
+    if not hasattr(os, "confstr") or os.confstr("CS_GNU_LIBC_VERSION") is None:
+        pytest.skip("malloc arenas are glibc's")
+    config = tmp_path / "monitor.toml"
+    # An empty database: `run` refuses it (exit 2) right after its start-up tuning.
+    config.write_text(f"[database]\nurl = 'sqlite:///{tmp_path / 'empty.db'}'\n")
+    assert _arenas("--config", str(config), "config", "show") > 2
+    assert _arenas("--config", str(config), "run") == 1
 
 
 def test_threads_share_one_malloc_arena() -> None:

@@ -179,6 +179,7 @@ def test_one_daemon_per_sqlite_database(
         timeout=30,
     )
     assert "running" in status.stdout and "not running" not in status.stdout
+    assert status.returncode == 0, status.stdout
 
 
 def test_refuses_a_database_that_is_behind(tmp_path: Path, procs: list[Proc]) -> None:
@@ -258,6 +259,10 @@ def test_sighup_reloads_feeds(
     assert d.p.poll() is None  # a bad config on reload keeps the daemon running
 
 
+# Daemons that have finished a poll tick (a daemon's heartbeat row is written at start).
+TICKED = "SELECT count(*) FROM daemon_beat WHERE last_tick IS NOT NULL"
+
+
 def test_one_catch_up_digest_after_downtime(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
 ) -> None:
@@ -272,7 +277,7 @@ def test_one_catch_up_digest_after_downtime(
         d = Proc(config)
         procs.append(d)
         until(
-            lambda n=run_no: count(sqlite_url, "SELECT count(*) FROM daemon_beat") >= n,
+            lambda n=run_no: count(sqlite_url, TICKED) >= n,
             what="a poll tick",
         )
         until(
@@ -420,3 +425,124 @@ def test_after_long_downtime_one_pass_not_one_per_missed_tick(
     assert sum(feed_server.hits.values()) == 10  # each feed once more, and no further passes
     d.signal(signal.SIGTERM)
     assert d.wait(10) == 0
+
+
+def status_of(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_status_exits_0_with_a_healthy_daemon_and_1_without(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str, procs: list[Proc]
+) -> None:
+    config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
+    assert status_of(config).returncode == 1
+    d = Proc(config)
+    procs.append(d)
+    until(lambda: status_of(config).returncode == 0, what="status to see the daemon")
+    data = json.loads(status_of(config).stdout)
+    assert data["daemon"]["state"] == "running"
+    assert [x["pid"] for x in data["daemon"]["daemons"]] == [d.p.pid]
+    d.signal(signal.SIGTERM)
+    assert d.wait(15) == 0, d.output()
+    after = status_of(config)
+    assert after.returncode == 1 and json.loads(after.stdout)["daemon"]["state"] == "not running"
+
+
+def test_status_exits_3_when_a_running_daemon_has_not_polled_for_three_intervals(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.daemon import SingleDaemonLock
+    from monitor.settings import load_settings
+    from monitor.store import DaemonInfo, Store
+
+    config = daemon_config(tmp_path, sqlite_url, [])
+    # The test plays a hung daemon: it holds the daemon's lock on the SQLite file, and its
+    # heartbeat says the last poll ended an hour ago.
+    lock = SingleDaemonLock(load_settings(config))
+    lock.acquire()
+    now = datetime.now(UTC)
+    store = Store(sqlite_url)
+    try:
+        store.beat(
+            DaemonInfo(
+                "hung",
+                "elsewhere",
+                1,
+                now - timedelta(hours=2),
+                now - timedelta(hours=1),
+                now - timedelta(minutes=59),
+                None,
+            )
+        )
+        hung = status_of(config)
+        assert hung.returncode == 3, hung.stdout + hung.stderr
+        data = json.loads(hung.stdout)
+        assert data["daemon"]["state"] == "unhealthy"
+        assert "no poll for three poll intervals" in data["daemon"]["reason"]
+    finally:
+        lock.release()
+        store.close()
+    assert status_of(config).returncode == 1  # the lock is free: no daemon at all
+
+
+def test_a_failing_job_makes_the_daemon_unhealthy_until_it_succeeds(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.daemon import Daemon
+
+    daemon = Daemon(str(daemon_config(tmp_path, sqlite_url, [])))
+    daemon.last_tick = datetime.now(UTC)
+    daemon.failing["retry"] = "database is locked"
+    assert daemon.healthy() == (False, "failing jobs: retry: database is locked")
+
+
+def test_systemd_hears_ready_watchdog_and_stopping_on_notify_socket(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    sqlite_url: str,
+    procs: list[Proc],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+    import tempfile
+
+    config = daemon_config(tmp_path, sqlite_url, [("F", feed_server.feed("/f.xml", FEED))])
+    # A socket path must fit in 108 bytes, which a test's tmp_path may not.
+    where = Path(tempfile.mkdtemp(prefix="notify-"))
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(where / "s"))
+    manager.settimeout(30)
+    heard: list[str] = []
+
+    def hear(message: str) -> None:
+        while message not in heard:
+            heard.extend(manager.recv(4096).decode().split("\n"))
+
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", str(where / "s"))
+        monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # a ping every half second
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+        d = Proc(config)
+        procs.append(d)
+        hear("READY=1")
+        hear("WATCHDOG=1")
+        assert heard.index("READY=1") < heard.index("WATCHDOG=1")
+        until(lambda: feed_server.hits["/f.xml"] >= 1, what="the first poll")
+        heard.clear()
+        hear("WATCHDOG=1")  # still pinging once the first pass is done and healthy
+        d.signal(signal.SIGTERM)
+        hear("STOPPING=1")
+        assert d.wait(15) == 0, d.output()
+    finally:
+        manager.close()
+        (where / "s").unlink()
+        where.rmdir()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from monitor.commands.common import open_store, settings_of
+from monitor.commands.common import echo_json, open_store, settings_of
 
 
 @click.group()
@@ -117,9 +117,14 @@ def digest_retry(ctx: click.Context, digest_id: int) -> None:
 @digest.command("list")
 @click.option("--limit", default=30, show_default=True)
 @click.option("--status", type=click.Choice(["pending", "sent", "failed"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @click.pass_context
-def digest_list(ctx: click.Context, limit: int, status: str | None) -> None:
+def digest_list(ctx: click.Context, limit: int, status: str | None, as_json: bool) -> None:
     """The delivery ledger: when, to whom, how many stories, status, error."""
     from monitor.report import print_digests
 
-    print_digests(open_store(ctx).digests(limit=limit, status=status))
+    rows = open_store(ctx).digests(limit=limit, status=status)
+    if as_json:
+        echo_json(rows)
+        return
+    print_digests(rows)

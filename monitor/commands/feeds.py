@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from monitor.commands.common import open_store, settings_of
+from monitor.commands.common import complete_feed, echo_json, open_store, settings_of
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -21,12 +21,19 @@ def feeds() -> None:
 
 
 @feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @click.pass_context
-def feeds_list(ctx: click.Context) -> None:
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
     """Every feed with status, last success, error streak, next check and items in 7 days."""
+    from dataclasses import asdict
+
     from monitor.report import print_feeds
 
-    print_feeds(open_store(ctx).feed_health())
+    health = open_store(ctx).feed_health()
+    if as_json:
+        echo_json([{**asdict(h), "status": h.status.label} for h in health])
+        return
+    print_feeds(health)
 
 
 @feeds.command("add")
@@ -120,7 +127,7 @@ def _title_of(body: bytes, url: str) -> str:
 
 
 @feeds.command("remove")
-@click.argument("feed")
+@click.argument("feed", shell_complete=complete_feed)
 @click.pass_context
 def feeds_remove(ctx: click.Context, feed: str) -> None:
     """Stop polling FEED (name or URL) and hide it; stored items stay."""
@@ -128,7 +135,7 @@ def feeds_remove(ctx: click.Context, feed: str) -> None:
 
 
 @feeds.command("disable")
-@click.argument("feed")
+@click.argument("feed", shell_complete=complete_feed)
 @click.pass_context
 def feeds_disable(ctx: click.Context, feed: str) -> None:
     """Stop polling FEED (name or URL) until it is enabled again."""
@@ -136,7 +143,7 @@ def feeds_disable(ctx: click.Context, feed: str) -> None:
 
 
 @feeds.command("enable")
-@click.argument("feed")
+@click.argument("feed", shell_complete=complete_feed)
 @click.pass_context
 def feeds_enable(ctx: click.Context, feed: str) -> None:
     """Poll FEED again (also after it was marked gone); it is due at once."""

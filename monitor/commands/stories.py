@@ -18,7 +18,7 @@ import click
 
 from monitor.cluster.decide import ClusterSettings
 from monitor.cluster.evaluate import cluster_items, labels_of, pairwise, read_items
-from monitor.commands.common import open_store
+from monitor.commands.common import echo_json, open_store
 
 __all__ = ["stories"]
 
@@ -48,11 +48,15 @@ def _when(value: datetime | None) -> str:
 @stories.command("list")
 @click.option("--since", default="24h", show_default=True, help="Stories first seen within.")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of text.")
 @click.pass_context
-def list_command(ctx: click.Context, since: str, limit: int) -> None:
+def list_command(ctx: click.Context, since: str, limit: int, as_json: bool) -> None:
     """Stories first seen recently: id, first seen (UTC), headline, outlets, topics."""
     cutoff = datetime.now(UTC) - _duration(since)
     rows = open_store(ctx).story_rows(since=cutoff, limit=limit)
+    if as_json:
+        echo_json(rows)
+        return
     if not rows:
         click.echo(f"no stories first seen in the last {since}")
         return
@@ -66,14 +70,27 @@ def list_command(ctx: click.Context, since: str, limit: int) -> None:
 
 @stories.command("show")
 @click.argument("story_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @click.pass_context
-def show_command(ctx: click.Context, story_id: int) -> None:
+def show_command(ctx: click.Context, story_id: int, as_json: bool) -> None:
     """A story's reports (outlet, link, published) and why each joined the story."""
+    from dataclasses import asdict
+
     store = open_store(ctx)
     rows = store.story_rows_by_id([story_id])
     if not rows:
         raise click.ClickException(f"no story {story_id}")
     head = rows[0]
+    if as_json:
+        updates = store.story_updates(story_id)
+        echo_json(
+            {
+                **asdict(head),
+                "reports": store.story_items(story_id),
+                "updates": [{"when": when, "reason": reason} for when, reason in updates],
+            }
+        )
+        return
     click.echo(f"story {head.id}: {head.title}")
     click.echo(f"first seen {_when(head.first_seen)} UTC; outlets: {', '.join(head.outlets)}")
     click.echo(f"topics: {', '.join(head.topics) or '-'}")

@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from monitor.errors import DatabaseError, SchemaBehindError
 
-# alembic/ sits at the top of the project, beside monitor/ (the project is installed editable).
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+# The migrations ship inside the package: monitor/migrations is the top-level alembic/ (a
+# link in the checkout, copied into the wheel), so a wheel install can migrate too.
+ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
 WAL_CHECKPOINT_PAGES = 10_000
 MIGRATION_LOCK = 0x46524D31  # an advisory-lock key of our own ("FRM1")
