@@ -1,0 +1,78 @@
+"""Issue #18: one hostile feed never stops a pass. Each case is served beside a good feed
+through the real pipeline (`monitor check`): the pass finishes, the good feed's items are
+stored, and the hostile feed gets its own items or a failure that says what was wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from conftest import RELEVANT_RSS, rss, run, write_config
+from fetchutil import scalar
+from servers import FeedServer, Response
+
+from monitor import sources
+from monitor.store import Store
+
+RSS = {"Content-Type": "application/rss+xml"}
+GOOD_ITEMS = 3  # RELEVANT_RSS
+
+
+def health(db_url: str) -> dict[str, tuple[float, str | None, int]]:
+    """Per feed: seconds until its next check, its last error and its error streak."""
+    now = datetime.now(UTC)
+    with Store(db_url) as store:
+        return {
+            h.name: (
+                (h.next_check - now).total_seconds() if h.next_check else -1.0,
+                h.last_error,
+                h.error_streak,
+            )
+            for h in store.feed_health()
+        }
+
+
+def items_of(db_url: str, feed: str) -> int:
+    return int(
+        scalar(
+            db_url,
+            "SELECT count(*) FROM item JOIN feed ON feed.id = item.feed_id "
+            f"WHERE feed.name = '{feed}'",
+        )
+    )
+
+
+def test_huge_server_waits_are_capped_at_a_day(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    body = rss(("w1", "Curfew in Bajaur", "Officials said."))
+    far_date = "Fri, 31 Dec 9999 23:59:59 GMT"
+    feeds = [
+        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
+        ("age", feed_server.feed("/age.xml", body, **{"Cache-Control": "max-age=99999999999999"})),
+        ("long", feed_server.feed("/long.xml", body, **{"Cache-Control": "max-age=" + "9" * 400})),
+        ("secs", feed_server.route("/s.xml", Response(503, b"", {"Retry-After": "9" * 14}))),
+        ("date", feed_server.route("/d.xml", Response(503, b"", {"Retry-After": far_date}))),
+        # "²" is a digit to str.isdigit (sent as Latin-1, as httpx then reads it) but not a number
+        ("sup", feed_server.route("/sup.xml", Response(503, b"", {"Retry-After": "²"}))),
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0, result.output
+    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    assert items_of(sqlite_url, "age") == 1 and items_of(sqlite_url, "long") == 1
+    state = health(sqlite_url)
+    for name in ("age", "long", "secs", "date"):
+        assert 86000 < state[name][0] <= 86400, (name, state[name])  # the one-day cap
+    for name in ("secs", "date", "sup"):
+        assert (state[name][1] or "").startswith("HTTP 503"), (name, state[name])
+    assert state["sup"][0] <= 1800  # no wait was read from it: the usual back-off
+
+
+def test_next_check_clamps_any_server_wait_before_building_a_timedelta() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    for wait in (1e14, 1e300, float("inf")):
+        assert sources.next_check(now, 30, max_age=wait) == now + sources.MAX_WAIT
+        assert sources.next_check(now, 30, error_streak=2, retry_after=wait) == (
+            now + sources.MAX_WAIT
+        )
