@@ -4,6 +4,7 @@ stored, and the hostile feed gets its own items or a failure that says what was 
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fetchutil import scalar
 from servers import FeedServer, Response
 
 from monitor import sources
+from monitor.owners import died_here
 from monitor.store import Store
 
 RSS = {"Content-Type": "application/rss+xml"}
@@ -76,3 +78,26 @@ def test_next_check_clamps_any_server_wait_before_building_a_timedelta() -> None
         assert sources.next_check(now, 30, error_streak=2, retry_after=wait) == (
             now + sources.MAX_WAIT
         )
+
+
+def test_a_matching_title_with_an_ethiopic_digit_is_stored_and_matched(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    # "፩" is a digit to str.isdigit, and int() refuses it; the story fingerprint read numbers.
+    odd = rss(("e1", "TTP attack on check post in North Waziristan ፩ ²", "Militants attacked."))
+    feeds = [
+        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
+        ("odd", feed_server.feed("/odd.xml", odd)),
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
+    assert items_of(sqlite_url, "good") == GOOD_ITEMS and items_of(sqlite_url, "odd") == 1
+    assert scalar(
+        sqlite_url, "SELECT count(*) FROM item WHERE title LIKE '%፩%' AND story_id IS NOT NULL"
+    )
+
+
+def test_a_lease_owner_with_a_non_ascii_digit_pid_is_not_ours() -> None:
+    assert died_here(f"{socket.gethostname()}:፩:x") is False
+    assert died_here(f"{socket.gethostname()}:²:x") is False

@@ -234,7 +234,12 @@ async def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
         raise _Refused("encoding", problem)
     declared = resp.headers.get("content-length", "").strip()
     encoded = resp.headers.get("content-encoding", "identity").strip().lower()
-    if declared.isdigit() and int(declared) > max_bytes and encoded in ("", "identity"):
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and int(declared) > max_bytes
+        and encoded in ("", "identity")
+    ):
         raise _Refused(
             "too_large", f"response too large: {int(declared)} bytes declared, cap {max_bytes}"
         )
