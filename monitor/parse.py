@@ -16,12 +16,13 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from monitor.errors import FeedError
+from monitor.normalize import plausible_date
 
 # Entity declarations and internal DTD subsets anywhere in the document, in every encoding an
 # XML parser detects without a declaration (UTF-8 and ASCII supersets, UTF-16, UTF-32).
@@ -158,13 +159,14 @@ def _str(value: Any) -> str:
 
 
 def _json_date(value: Any) -> Any:
-    """An RFC 3339 date as a UTC struct_time (the shape feedparser gives), or None."""
+    """An RFC 3339 date as a UTC struct_time (the shape feedparser gives), or None when it
+    is not one or not plausible (year 9999 minus an hour is past what UTC conversion holds)."""
     if not isinstance(value, str):
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if when.tzinfo is None:
+    if when.tzinfo is None or not plausible_date(when, datetime.now(UTC)):
         return None
     return when.utctimetuple()

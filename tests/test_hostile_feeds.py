@@ -4,6 +4,7 @@ stored, and the hostile feed gets its own items or a failure that says what was 
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,3 +102,36 @@ def test_a_matching_title_with_an_ethiopic_digit_is_stored_and_matched(
 def test_a_lease_owner_with_a_non_ascii_digit_pid_is_not_ours() -> None:
     assert died_here(f"{socket.gethostname()}:፩:x") is False
     assert died_here(f"{socket.gethostname()}:²:x") is False
+
+
+def test_dates_at_the_ends_of_the_calendar_are_no_date(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    # In UTC these are years 10000 and 0: converting them overflows.
+    dates = {"late": "9999-12-31T23:59:59-01:00", "early": "0001-01-01T00:00:00+01:00"}
+    dates["fine"] = "2026-11-28T05:00:00+05:00"
+    items = [
+        {"id": name, "title": f"Kurram report {name}", "date_published": when}
+        for name, when in dates.items()
+    ]
+    items.append({"id": "mod", "title": "Kurram update", "date_modified": dates["late"]})
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>A</title><entry><id>a1</id><title>Chaman crossing</title>"
+        f"<updated>{dates['late']}</updated></entry></feed>"
+    ).encode()
+    feeds = [
+        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
+        ("json", feed_server.feed("/j.json", json.dumps(doc).encode(), "application/feed+json")),
+        ("atom", feed_server.feed("/a.xml", atom, "application/atom+xml")),
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
+    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    assert items_of(sqlite_url, "json") == 4 and items_of(sqlite_url, "atom") == 1
+    dated = scalar(sqlite_url, "SELECT group_concat(title) FROM item WHERE published IS NOT NULL")
+    assert "Kurram report fine" in dated and "Kurram report late" not in dated
+    assert "Kurram report early" not in dated and "Kurram update" not in dated
+    assert "Chaman" not in dated
