@@ -125,8 +125,11 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """A JSON Feed (jsonfeed.org, versions 1 and 1.1) as entries shaped like feedparser's."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeedError(url, "parse", f"not a feed: invalid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than the interpreter's limit
+        raise FeedError(url, "parse", "not a feed: JSON nested too deeply to read") from None
+    except ValueError as exc:  # invalid JSON or UTF-8, or an integer of over 4,300 digits
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FeedError(url, "parse", f"not a feed: invalid JSON ({detail})") from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
         "https://jsonfeed.org/"
     ):

@@ -135,3 +135,24 @@ def test_dates_at_the_ends_of_the_calendar_are_no_date(
     assert "Kurram report fine" in dated and "Kurram report late" not in dated
     assert "Kurram report early" not in dated and "Kurram update" not in dated
     assert "Chaman" not in dated
+
+
+def test_json_nested_too_deeply_or_with_a_huge_number_is_refused(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    head = '{"version": "https://jsonfeed.org/version/1.1", "title": "J", '
+    deep = (head + '"items": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
+    digits = (head + '"items": [], "n": ' + "7" * 5000 + "}").encode()
+    feeds = [
+        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
+        ("deep", feed_server.feed("/deep.json", deep, "application/feed+json")),
+        ("digits", feed_server.feed("/digits.json", digits, "application/feed+json")),
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0 and "failures: 2" in result.output, result.output
+    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    state = health(sqlite_url)
+    assert state["deep"][1] == "not a feed: JSON nested too deeply to read"
+    assert (state["digits"][1] or "").startswith("not a feed: invalid JSON (Exceeds the limit")
+    assert state["deep"][2] == state["digits"][2] == 1
