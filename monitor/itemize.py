@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from monitor.canonical import canonical_url
 from monitor.collector import collect_less_often
@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
 # The parsers (lxml, feedparser, lexbor) are imported on first use: a pass whose feeds are
 # all unchanged never loads them, and with a pool only the workers do.
+T = TypeVar("T")
 _worker_matcher: Matcher | None = None  # a pool worker's own matcher (init_worker)
+# Items read from one document; real feeds carry tens to a few hundred. The rest are dropped,
+# so that one document cannot cost a pass unbounded time and memory downstream.
+MAX_ITEMS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class Itemized:
     fingerprints: tuple[Fingerprint | None, ...] = ()
     error_kind: str | None = None
     error: str | None = None
+    # Something about a document that was read, for the pass's report (items dropped).
+    notice: str | None = None
 
 
 def itemize(
@@ -62,11 +68,12 @@ def itemize(
         parsed = parse_feed(body, feed.url, content_type)
     except FeedError as exc:
         return Itemized(error_kind=exc.kind, error=exc.message)
-    items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+    entries, notice = capped(parsed.entries)
+    items = tuple(unique_items(normalize(e, feed, fetched) for e in entries))
     canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
     matcher = matcher if matcher is not None else _worker_matcher
     if matcher is None:
-        return Itemized(items=items, canonical_urls=canonical)
+        return Itemized(items=items, canonical_urls=canonical, notice=notice)
     from monitor.cluster import fingerprint
 
     matches = tuple(tuple(matcher.match(i)) for i in items)
@@ -78,7 +85,15 @@ def itemize(
             fingerprint(i.title, i.summary) if m else None
             for i, m in zip(items, matches, strict=True)
         ),
+        notice=notice,
     )
+
+
+def capped(entries: list[T], limit: int = MAX_ITEMS) -> tuple[list[T], str | None]:
+    """The first `limit` entries in document order, and a notice when more were dropped."""
+    if len(entries) <= limit:
+        return entries, None
+    return entries[:limit], f"kept the first {limit:,} of {len(entries):,} items"
 
 
 def init_worker(book: RuleBook | None) -> None:

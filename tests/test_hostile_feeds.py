@@ -156,3 +156,23 @@ def test_json_nested_too_deeply_or_with_a_huge_number_is_refused(
     assert state["deep"][1] == "not a feed: JSON nested too deeply to read"
     assert (state["digits"][1] or "").startswith("not a feed: invalid JSON (Exceeds the limit")
     assert state["deep"][2] == state["digits"][2] == 1
+
+
+def test_a_document_of_250001_items_keeps_the_first_5000(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    many = "".join(f"<item><title>t{n}</title></item>" for n in range(250_001))
+    body = f'<rss version="2.0"><channel><title>M</title>{many}</channel></rss>'.encode()
+    assert len(body) < 10 * 1024 * 1024  # under the size cap: only the item cap applies
+    feeds = [
+        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
+        ("many", feed_server.feed("/many.xml", body)),
+    ]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
+    assert "feed 'many': kept the first 5,000 of 250,001 items" in result.output
+    assert items_of(sqlite_url, "good") == GOOD_ITEMS and items_of(sqlite_url, "many") == 5000
+    titles = "SELECT count(*) FROM item WHERE title IN ('t0', 't4999', 't5000', 't250000')"
+    assert scalar(sqlite_url, titles) == 2  # the first 5,000 in document order: t0 to t4999
+    assert scalar(sqlite_url, "SELECT count(*) FROM item WHERE title = 't4999'") == 1
