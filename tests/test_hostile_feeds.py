@@ -9,6 +9,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from conftest import RELEVANT_RSS, rss, run, write_config
 from fetchutil import scalar
 from servers import FeedServer, Response
@@ -176,3 +177,31 @@ def test_a_document_of_250001_items_keeps_the_first_5000(
     titles = "SELECT count(*) FROM item WHERE title IN ('t0', 't4999', 't5000', 't250000')"
     assert scalar(sqlite_url, titles) == 2  # the first 5,000 in document order: t0 to t4999
     assert scalar(sqlite_url, "SELECT count(*) FROM item WHERE title = 't4999'") == 1
+
+
+def test_a_non_ascii_validator_is_not_sent_back(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    # Header values go out as Latin-1 (http.server), so httpx reads "café" back.
+    odd = {**RSS, "ETag": '"café-v1"', "Last-Modified": "Sat, 28 Nov 2026 05:00:00 GMT ü"}
+    first = rss(("v1", "Curfew in Bajaur", "Officials said."))
+    second = rss(("v2", "Curfew lifted in Bajaur", "Officials said."))
+    url = feed_server.route("/v.xml", Response(200, first, odd), Response(200, second, odd))
+    feeds = [("good", feed_server.feed("/good.xml", RELEVANT_RSS)), ("odd", url)]
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    for _ in range(2):
+        result = run(config, "check", "--all")
+        assert result.exit_code == 0 and "failures: 0" in result.output, result.output
+    assert items_of(sqlite_url, "odd") == 2 and items_of(sqlite_url, "good") == GOOD_ITEMS
+    sent = [r.headers for r in feed_server.requests if r.path == "/v.xml"]
+    assert len(sent) == 2 and not any(
+        "if-none-match" in h or "if-modified-since" in h for h in sent
+    )
+    assert scalar(sqlite_url, "SELECT count(*) FROM feed WHERE etag IS NOT NULL") == 0
+    # One stored before validators were checked is not sent either.
+    engine_sql = "UPDATE feed SET etag = '\"café\"', last_modified = 'ü' WHERE name = 'odd'"
+    with Store(sqlite_url) as store, store.engine.begin() as conn:
+        conn.execute(sa.text(engine_sql))
+    result = run(config, "check", "--all")
+    assert "failures: 0" in result.output, result.output
+    assert "if-none-match" not in feed_server.requests[-1].headers

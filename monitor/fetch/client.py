@@ -19,7 +19,12 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from monitor.fetch.headers import encoding_problem, max_age_seconds, retry_after_seconds
+from monitor.fetch.headers import (
+    encoding_problem,
+    max_age_seconds,
+    retry_after_seconds,
+    validator,
+)
 from monitor.fetch.safety import GuardedBackend, parse_networks
 from monitor.models import FeedState, FetchResult
 from monitor.settings import FetchConfig, feed_url_problem
@@ -155,10 +160,11 @@ async def fetch_one(
 
 async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -> FetchResult:
     headers = {}
-    if feed.etag:
-        headers["If-None-Match"] = feed.etag
-    if feed.last_modified:
-        headers["If-Modified-Since"] = feed.last_modified
+    # Checked again here: a database may hold a non-ASCII validator stored before they were.
+    if etag := validator(feed.etag):
+        headers["If-None-Match"] = etag
+    if last_modified := validator(feed.last_modified):
+        headers["If-Modified-Since"] = last_modified
     url = feed.url
     permanent_url: str | None = None  # set while every hop so far was permanent
     all_permanent = True
@@ -185,8 +191,9 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                     feed,
                     304,
                     not_modified=True,
-                    etag=resp.headers.get("etag") or feed.etag,
-                    last_modified=resp.headers.get("last-modified") or feed.last_modified,
+                    etag=validator(resp.headers.get("etag")) or feed.etag,
+                    last_modified=validator(resp.headers.get("last-modified"))
+                    or feed.last_modified,
                     final_url=permanent_url,
                     max_age=max_age,
                 )
@@ -208,8 +215,8 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                 resp.status_code,
                 body=body,
                 content_type=resp.headers.get("content-type"),
-                etag=resp.headers.get("etag"),
-                last_modified=resp.headers.get("last-modified"),
+                etag=validator(resp.headers.get("etag")),
+                last_modified=validator(resp.headers.get("last-modified")),
                 final_url=permanent_url,
                 max_age=max_age,
             )

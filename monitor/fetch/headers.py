@@ -1,4 +1,5 @@
-"""Pure readings of HTTP response headers: Retry-After, Cache-Control max-age, Content-Encoding.
+"""Pure readings of HTTP response headers: Retry-After, Cache-Control max-age, Content-Encoding,
+and which validators (ETag, Last-Modified) may be sent back.
 
 Waits a server asks for are clamped to the scheduler's cap (`sources.MAX_WAIT`) as they are
 read, so any digits a header holds give a usable number.
@@ -62,3 +63,13 @@ def encoding_problem(content_encoding: str | None) -> str | None:
     if codings and codings[0] not in KNOWN_ENCODINGS:
         return f"unknown Content-Encoding refused: {codings[0][:100]!r}"
     return None
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified worth storing and sending back: ASCII only, else None.
+
+    httpx sends header values as ASCII, so a validator of other characters (a server's
+    Latin-1 or UTF-8 ETag) would fail every later request; without it the next fetch is
+    simply unconditional.
+    """
+    return value if value and value.isascii() else None
