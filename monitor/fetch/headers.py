@@ -13,13 +13,12 @@ import email.utils
 import re
 from datetime import UTC, datetime
 
-from httpx._decoders import SUPPORTED_DECODERS
-
 from monitor.sources import MAX_WAIT
 
-# The encodings this httpx install can decode (br and zstd only with their extras); a body may
-# carry at most one of them. httpx advertises the same set in Accept-Encoding.
-KNOWN_ENCODINGS = frozenset(SUPPORTED_DECODERS) - {"identity"}
+# The encodings the client decodes itself, in bounded steps (zlib); a body may carry at most
+# one of them. The client advertises the same set in Accept-Encoding.
+KNOWN_ENCODINGS = frozenset({"gzip", "deflate"})
+ACCEPT_ENCODING = ", ".join(sorted(KNOWN_ENCODINGS, reverse=True))  # "gzip, deflate"
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 # No server is waited for longer than the scheduler's cap, so a reading is clamped to it here:
 # a header of a hundred digits must give a number a timedelta can hold, not an OverflowError.
@@ -56,13 +55,23 @@ def encoding_problem(content_encoding: str | None) -> str | None:
     """Why a Content-Encoding is refused before decoding: stacked, or unknown; else None."""
     if not content_encoding:
         return None
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
+    codings = _codings(content_encoding)
     if len(codings) > 1:
         return f"stacked Content-Encoding refused: {content_encoding.strip()[:100]!r}"
     if codings and codings[0] not in KNOWN_ENCODINGS:
         return f"unknown Content-Encoding refused: {codings[0][:100]!r}"
     return None
+
+
+def content_coding(content_encoding: str | None) -> str:
+    """The one coding a body carries ("identity" for none), once `encoding_problem` is None."""
+    codings = _codings(content_encoding or "")
+    return codings[0] if codings else "identity"
+
+
+def _codings(content_encoding: str) -> list[str]:
+    codings = (c.strip().lower() for c in content_encoding.split(","))
+    return [c for c in codings if c and c != "identity"]
 
 
 def validator(value: str | None) -> str | None:
