@@ -46,13 +46,25 @@ def items_of(db_url: str, feed: str) -> int:
     )
 
 
+def check_beside_a_good_feed(
+    tmp_path: Path, feed_server: FeedServer, db_url: str, feeds: list[tuple[str, str]]
+) -> str:
+    """`monitor check --all` over `feeds` and a good feed: the pass must finish and store the
+    good feed's items. Returns what the command printed."""
+    good = ("good", feed_server.feed("/good.xml", RELEVANT_RSS))
+    config = write_config(tmp_path, db_url=db_url, feeds=[good, *feeds])
+    result = run(config, "check", "--all")
+    assert result.exit_code == 0, result.output
+    assert items_of(db_url, "good") == GOOD_ITEMS, result.output
+    return result.output
+
+
 def test_huge_server_waits_are_capped_at_a_day(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str
 ) -> None:
     body = rss(("w1", "Curfew in Bajaur", "Officials said."))
     far_date = "Fri, 31 Dec 9999 23:59:59 GMT"
     feeds = [
-        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
         ("age", feed_server.feed("/age.xml", body, **{"Cache-Control": "max-age=99999999999999"})),
         ("long", feed_server.feed("/long.xml", body, **{"Cache-Control": "max-age=" + "9" * 400})),
         ("secs", feed_server.route("/s.xml", Response(503, b"", {"Retry-After": "9" * 14}))),
@@ -60,10 +72,7 @@ def test_huge_server_waits_are_capped_at_a_day(
         # "²" is a digit to str.isdigit (sent as Latin-1, as httpx then reads it) but not a number
         ("sup", feed_server.route("/sup.xml", Response(503, b"", {"Retry-After": "²"}))),
     ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0, result.output
-    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, feeds)
     assert items_of(sqlite_url, "age") == 1 and items_of(sqlite_url, "long") == 1
     state = health(sqlite_url)
     for name in ("age", "long", "secs", "date"):
@@ -87,14 +96,9 @@ def test_a_matching_title_with_an_ethiopic_digit_is_stored_and_matched(
 ) -> None:
     # "፩" is a digit to str.isdigit, and int() refuses it; the story fingerprint read numbers.
     odd = rss(("e1", "TTP attack on check post in North Waziristan ፩ ²", "Militants attacked."))
-    feeds = [
-        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
-        ("odd", feed_server.feed("/odd.xml", odd)),
-    ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
-    assert items_of(sqlite_url, "good") == GOOD_ITEMS and items_of(sqlite_url, "odd") == 1
+    feeds = [("odd", feed_server.feed("/odd.xml", odd))]
+    output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, feeds)
+    assert "failures: 0" in output and items_of(sqlite_url, "odd") == 1, output
     assert scalar(
         sqlite_url, "SELECT count(*) FROM item WHERE title LIKE '%፩%' AND story_id IS NOT NULL"
     )
@@ -123,14 +127,11 @@ def test_dates_at_the_ends_of_the_calendar_are_no_date(
         f"<updated>{dates['late']}</updated></entry></feed>"
     ).encode()
     feeds = [
-        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
         ("json", feed_server.feed("/j.json", json.dumps(doc).encode(), "application/feed+json")),
         ("atom", feed_server.feed("/a.xml", atom, "application/atom+xml")),
     ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
-    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, feeds)
+    assert "failures: 0" in output, output
     assert items_of(sqlite_url, "json") == 4 and items_of(sqlite_url, "atom") == 1
     dated = scalar(sqlite_url, "SELECT group_concat(title) FROM item WHERE published IS NOT NULL")
     assert "Kurram report fine" in dated and "Kurram report late" not in dated
@@ -145,14 +146,11 @@ def test_json_nested_too_deeply_or_with_a_huge_number_is_refused(
     deep = (head + '"items": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
     digits = (head + '"items": [], "n": ' + "7" * 5000 + "}").encode()
     feeds = [
-        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
         ("deep", feed_server.feed("/deep.json", deep, "application/feed+json")),
         ("digits", feed_server.feed("/digits.json", digits, "application/feed+json")),
     ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0 and "failures: 2" in result.output, result.output
-    assert items_of(sqlite_url, "good") == GOOD_ITEMS
+    output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, feeds)
+    assert "failures: 2" in output, output
     state = health(sqlite_url)
     assert state["deep"][1] == "not a feed: JSON nested too deeply to read"
     assert (state["digits"][1] or "").startswith("not a feed: invalid JSON (Exceeds the limit")
@@ -165,15 +163,11 @@ def test_a_document_of_250001_items_keeps_the_first_5000(
     many = "".join(f"<item><title>t{n}</title></item>" for n in range(250_001))
     body = f'<rss version="2.0"><channel><title>M</title>{many}</channel></rss>'.encode()
     assert len(body) < 10 * 1024 * 1024  # under the size cap: only the item cap applies
-    feeds = [
-        ("good", feed_server.feed("/good.xml", RELEVANT_RSS)),
-        ("many", feed_server.feed("/many.xml", body)),
-    ]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
-    result = run(config, "check")
-    assert result.exit_code == 0 and "failures: 0" in result.output, result.output
-    assert "feed 'many': kept the first 5,000 of 250,001 items" in result.output
-    assert items_of(sqlite_url, "good") == GOOD_ITEMS and items_of(sqlite_url, "many") == 5000
+    feeds = [("many", feed_server.feed("/many.xml", body))]
+    output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, feeds)
+    assert "failures: 0" in output, output
+    assert "feed 'many': kept the first 5,000 of 250,001 items" in output
+    assert items_of(sqlite_url, "many") == 5000
     titles = "SELECT count(*) FROM item WHERE title IN ('t0', 't4999', 't5000', 't250000')"
     assert scalar(sqlite_url, titles) == 2  # the first 5,000 in document order: t0 to t4999
     assert scalar(sqlite_url, "SELECT count(*) FROM item WHERE title = 't4999'") == 1
@@ -187,12 +181,10 @@ def test_a_non_ascii_validator_is_not_sent_back(
     first = rss(("v1", "Curfew in Bajaur", "Officials said."))
     second = rss(("v2", "Curfew lifted in Bajaur", "Officials said."))
     url = feed_server.route("/v.xml", Response(200, first, odd), Response(200, second, odd))
-    feeds = [("good", feed_server.feed("/good.xml", RELEVANT_RSS)), ("odd", url)]
-    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
     for _ in range(2):
-        result = run(config, "check", "--all")
-        assert result.exit_code == 0 and "failures: 0" in result.output, result.output
-    assert items_of(sqlite_url, "odd") == 2 and items_of(sqlite_url, "good") == GOOD_ITEMS
+        output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, [("odd", url)])
+        assert "failures: 0" in output, output
+    assert items_of(sqlite_url, "odd") == 2
     sent = [r.headers for r in feed_server.requests if r.path == "/v.xml"]
     assert len(sent) == 2 and not any(
         "if-none-match" in h or "if-modified-since" in h for h in sent
@@ -202,6 +194,7 @@ def test_a_non_ascii_validator_is_not_sent_back(
     engine_sql = "UPDATE feed SET etag = '\"café\"', last_modified = 'ü' WHERE name = 'odd'"
     with Store(sqlite_url) as store, store.engine.begin() as conn:
         conn.execute(sa.text(engine_sql))
-    result = run(config, "check", "--all")
-    assert "failures: 0" in result.output, result.output
-    assert "if-none-match" not in feed_server.requests[-1].headers
+    output = check_beside_a_good_feed(tmp_path, feed_server, sqlite_url, [("odd", url)])
+    assert "failures: 0" in output, output
+    last = [r.headers for r in feed_server.requests if r.path == "/v.xml"][-1]
+    assert "if-none-match" not in last and "if-modified-since" not in last
