@@ -142,7 +142,7 @@ class SmtpConnection:
     @property
     def size_limit(self) -> int | None:
         value = self.client.esmtp_features.get("size", "").strip()
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None
 
     def send(self, data: bytes, sender: str, recipient: str) -> None:
         """Send one message; raise DeliveryError (permanent for 5xx, uncertain when the

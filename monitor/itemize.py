@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from monitor.canonical import canonical_url
 from monitor.collector import collect_less_often
@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 # The parsers (lxml, feedparser, lexbor) are imported on first use: a pass whose feeds are
 # all unchanged never loads them, and with a pool only the workers do.
+T = TypeVar("T")
 _worker_matcher: Matcher | None = None  # a pool worker's own matcher (init_worker)
+# Items read from one document; real feeds carry tens to a few hundred. The rest are dropped,
+# so that one document cannot cost a pass unbounded time and memory downstream.
+MAX_ITEMS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,8 @@ class Itemized:
     error_kind: str | None = None
     error: str | None = None
     stage: str | None = None  # with error_kind "internal": the stage that raised
+    # Something about a document that was read, for the pass's report (items dropped).
+    notice: str | None = None
 
 
 def itemize(
@@ -68,11 +74,12 @@ def itemize(
             parsed = parse_feed(body, feed.url, content_type)
         except FeedError as exc:
             return Itemized(error_kind=exc.kind, error=exc.message)
-        items = tuple(unique_items(normalize(e, feed, fetched) for e in parsed.entries))
+        entries, notice = capped(parsed.entries)
+        items = tuple(unique_items(normalize(e, feed, fetched) for e in entries))
         canonical = tuple(canonical_url(i.url) if i.url else None for i in items)
         matcher = matcher if matcher is not None else _worker_matcher
         if matcher is None:
-            return Itemized(items=items, canonical_urls=canonical)
+            return Itemized(items=items, canonical_urls=canonical, notice=notice)
         from monitor.cluster import fingerprint
 
         stage = "match"
@@ -86,7 +93,11 @@ def itemize(
         log.exception("internal error", extra={"feed": feed.name, "url": feed.url})
         return internal_failure(stage, exc)
     return Itemized(
-        items=items, canonical_urls=canonical, matches=matches, fingerprints=fingerprints
+        items=items,
+        canonical_urls=canonical,
+        matches=matches,
+        fingerprints=fingerprints,
+        notice=notice,
     )
 
 
@@ -98,6 +109,13 @@ def internal_failure(stage: str, exc: BaseException) -> Itemized:
         error=f"internal error in {stage}: {type(exc).__name__}: {exc}",
         stage=stage,
     )
+
+
+def capped(entries: list[T], limit: int = MAX_ITEMS) -> tuple[list[T], str | None]:
+    """The first `limit` entries in document order, and a notice when more were dropped."""
+    if len(entries) <= limit:
+        return entries, None
+    return entries[:limit], f"kept the first {limit:,} of {len(entries):,} items"
 
 
 def init_worker(book: RuleBook | None) -> None:

@@ -127,7 +127,7 @@ class PassReport:
     matched: tuple[NewMatch, ...] = ()
     failures: tuple[FeedFailure, ...] = ()
     not_modified: int = 0
-    notices: tuple[str, ...] = ()  # feeds that moved (301/308) or were disabled as duplicates
+    notices: tuple[str, ...] = ()  # feeds moved or disabled as duplicates, items dropped
 
 
 @dataclass(frozen=True, slots=True)

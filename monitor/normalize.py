@@ -3,7 +3,8 @@
 Text is extracted from whatever markup a feed carries (with lexbor via selectolax: fast, and
 an HTML5 parser, so it reads markup as browsers do) and stored as plain text (valid UTF-8, no
 NUL or control characters, no tags); rendering escapes it again, so no feed markup is ever
-active downstream. Dates that are missing or absurd fall back to the fetch time.
+active downstream. Dates that are missing or implausible (`plausible_date`) are no date, and
+the fetch time stands in for them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
@@ -25,6 +26,8 @@ from monitor.models import FeedState, Item
 MAX_TITLE = 500
 MAX_SUMMARY = 2000
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any news feed existed
+# A date up to a day ahead is a wrong zone or a fast clock; further ahead, it is made up.
+LATEST_AHEAD = timedelta(days=1)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
 # A space before every block-level tag keeps words of adjacent paragraphs apart.
@@ -73,8 +76,18 @@ def clean_text(value: Any, limit: int) -> str:
     return text
 
 
+def plausible_date(when: datetime, now: datetime) -> bool:
+    """Whether an aware time can be a feed item's date: from EARLIEST to a day after `now`.
+
+    Outside that range a date counts as no date. Comparing never overflows, whereas turning
+    a time near year 1 or 9999 into UTC can; parsers ask this before they convert.
+    """
+    return EARLIEST <= when <= now + LATEST_AHEAD
+
+
 def entry_date(entry: Mapping[str, Any], fetched: datetime) -> datetime | None:
-    """The entry's published (else updated) time in UTC, clamped to [1995, fetched]."""
+    """The entry's published (else updated) time in UTC, or None when it has no plausible
+    one (`plausible_date`); a time up to a day ahead of `fetched` is clamped to it."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if not parsed:
@@ -83,9 +96,9 @@ def entry_date(entry: Mapping[str, Any], fetched: datetime) -> datetime | None:
             when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
         except (OverflowError, ValueError, TypeError, OSError):
             continue
-        if when < EARLIEST:
+        if not plausible_date(when, fetched):
             continue
-        # A date in the future (a typo, year 9999, a wrong zone) must not sort above current news.
+        # A date a little ahead (a wrong zone) must not sort above current news.
         return min(when, fetched)
     return None
 

@@ -18,7 +18,7 @@ def died_here(owner: str) -> bool:
     """Whether a lease owner was a process of this machine that is gone."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname() or not (pid.isascii() and pid.isdigit()):
         return False  # another machine's lease: it expires by itself
     try:
         os.kill(int(pid), 0)

@@ -5,23 +5,29 @@ can vouch for are read there with lxml, about ten times faster, to the same item
 else (and everything `parse_feed_reference` is given) goes through feedparser. Parsers are
 only ever handed bytes, never a URL or a path, so a body that happens to be a path or URL is
 parsed as text and fails as a feed. XML that declares entities is refused before parsing
-(billion laughs, external entities). Feedparser runs lean: we never render feed HTML, so its
-sanitizer and relative-URI pass are skipped and `normalize` extracts and escapes the text
-itself.
+(billion laughs, external entities), in its bytes and again in the text feedparser would
+decode from them, and so is an encoding that is not ASCII-compatible (UTF-7, EBCDIC) unless
+the first bytes announce UTF-16 or UTF-32. Feedparser runs lean: we never render feed
+HTML, so its sanitizer and relative-URI pass are skipped and `normalize` extracts and
+escapes the text itself.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
 import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from monitor.errors import FeedError
+from monitor.normalize import plausible_date
 
 # Entity declarations and internal DTD subsets anywhere in the document, in every encoding an
 # XML parser detects without a declaration (UTF-8 and ASCII supersets, UTF-16, UTF-32).
@@ -76,6 +82,14 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    try:
+        refusal = decoded_refusal(body, headers)
+    except Exception as exc:  # feedparser.parse would fail on these bytes the same way
+        raise FeedError(
+            url, "parse", f"not a feed: the parser failed ({_first_line(exc)})"
+        ) from None
+    if refusal:
+        raise FeedError(url, *refusal)
     # A file object, never bytes or text: feedparser would treat a string as a URL or path.
     try:
         parsed = feedparser.parse(
@@ -85,8 +99,9 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
             resolve_relative_uris=False,
         )
     except Exception as exc:  # hostile bytes can trip feedparser itself (found by fuzzing)
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise FeedError(url, "parse", f"not a feed: the parser failed ({detail})") from None
+        raise FeedError(
+            url, "parse", f"not a feed: the parser failed ({_first_line(exc)})"
+        ) from None
     entries = list(parsed.get("entries") or [])
     version = parsed.get("version") or ""
     if not entries and not version:
@@ -99,6 +114,68 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         raise FeedError(url, "parse", f"not a feed (no RSS, Atom or JSON Feed found){detail}")
     title = str(parsed.get("feed", {}).get("title") or "")
     return ParsedFeed(title=title, entries=entries)
+
+
+def decoded_refusal(body: bytes, headers: dict[str, str]) -> tuple[str, str] | None:
+    """(kind, message) when the text feedparser would read from `body` is refused, else None.
+
+    The byte patterns of `refused_xml` see only encodings that spell `<!ENTITY` in ASCII or
+    UTF-16/32 bytes; in UTF-7, EBCDIC and the like markup hides in other bytes. So the body is
+    decoded exactly as feedparser will decode it (its own `convert_to_utf8`, from these
+    headers, the BOM and the XML declaration); an encoding that is not ASCII-compatible is
+    refused unless it is UTF-16 or UTF-32 announced by the document's first bytes, and the
+    decoded text is checked for entity declarations and internal DTD subsets.
+    """
+    result: dict[str, Any] = {}
+    text = convert_to_utf8(headers, body, result)
+    encoding = str(result.get("encoding") or "")
+    if encoding and not (_ascii_compatible(encoding) or _unicode_announced(body, encoding)):
+        return "parse", (
+            f"not a feed: encoding {encoding[:40]!r} refused (only ASCII-compatible encodings, "
+            "and UTF-16 or UTF-32 announced by the first bytes, are read)"
+        )
+    if refused_xml(text):
+        return "entities", "entity declarations are not allowed in feeds"
+    return None
+
+
+# Every printable ASCII byte, and a UTF-7 shift ("+ADw-" is "<" in UTF-7).
+_ASCII_PROBE = bytes(range(0x20, 0x7F)) + b"\t\n\r+ADw-"
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ASCII bytes decode to the same text in `encoding` (never true of UTF-7)."""
+    try:
+        return _ASCII_PROBE.decode(encoding) == _ASCII_PROBE.decode("ascii")
+    except (LookupError, UnicodeError, ValueError):
+        return False
+
+
+def _unicode_announced(body: bytes, encoding: str) -> bool:
+    """Whether `encoding` is UTF-16 or UTF-32 and `body` announces it in its first bytes: a
+    byte order mark, or `<?` (of the XML declaration) in that encoding (XML 1.0, appendix F)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    return body.startswith(_ANNOUNCED.get(name, ()))
+
+
+_LE16, _BE16 = (codecs.BOM_UTF16_LE, b"<\0?\0"), (codecs.BOM_UTF16_BE, b"\0<\0?")
+_LE32, _BE32 = (codecs.BOM_UTF32_LE, b"<\0\0\0?\0\0\0"), (codecs.BOM_UTF32_BE, b"\0\0\0<\0\0\0?")
+_ANNOUNCED = {
+    "utf-16-le": _LE16,
+    "utf-16-be": _BE16,
+    "utf-16": _LE16 + _BE16,
+    "utf-32-le": _LE32,
+    "utf-32-be": _BE32,
+    "utf-32": _LE32 + _BE32,
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _looks_like_html(body: bytes) -> bool:
@@ -124,8 +201,11 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """A JSON Feed (jsonfeed.org, versions 1 and 1.1) as entries shaped like feedparser's."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeedError(url, "parse", f"not a feed: invalid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than the interpreter's limit
+        raise FeedError(url, "parse", "not a feed: JSON nested too deeply to read") from None
+    except ValueError as exc:  # invalid JSON or UTF-8, or an integer of over 4,300 digits
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FeedError(url, "parse", f"not a feed: invalid JSON ({detail})") from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
         "https://jsonfeed.org/"
     ):
@@ -158,13 +238,14 @@ def _str(value: Any) -> str:
 
 
 def _json_date(value: Any) -> Any:
-    """An RFC 3339 date as a UTC struct_time (the shape feedparser gives), or None."""
+    """An RFC 3339 date as a UTC struct_time (the shape feedparser gives), or None when it
+    is not one or not plausible (year 9999 minus an hour is past what UTC conversion holds)."""
     if not isinstance(value, str):
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if when.tzinfo is None:
+    if when.tzinfo is None or not plausible_date(when, datetime.now(UTC)):
         return None
     return when.utctimetuple()

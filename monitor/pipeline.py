@@ -306,6 +306,10 @@ class _Pass:
             return
         if itemized is None:
             self.not_modified += 1
+        elif itemized.notice:
+            notice = f"feed {feed.name!r}: {itemized.notice}"
+            log.warning("%s", notice, extra={"feed": feed.name, "url": feed.url})
+            self.notices.append(notice)
         # None: unchanged, nothing to store. The pool worked out each item's canonical URL,
         # its matches and, for a matching item, its story fingerprint.
         found = itemized or Itemized()

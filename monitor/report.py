@@ -59,7 +59,7 @@ def print_pass(report: PassReport, *, dry_run: bool = False, show: int = 50) -> 
             f"… and {report.new_matches - show} more (--show N lists more; the digest has them all)"
         )
     for notice in report.notices:
-        console.print(f"[yellow]moved[/yellow] {escape(notice)}", markup=True)
+        console.print(f"[yellow]notice[/yellow] {escape(notice)}", markup=True)
     for f in report.failures:
         console.print(
             f"[red]failed[/red] {escape(f.name)} ({escape(f.url)}): {escape(f.error)}",

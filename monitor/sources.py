@@ -35,6 +35,9 @@ def next_check(
     together, and the cap is never exceeded. A server's Retry-After is honoured as a minimum.
     Every wait is capped at one day, whatever a server asks.
     """
+    # Server-given seconds are clamped before any timedelta is built from them: a timedelta
+    # holds at most about 8.6e13 seconds, and a header may hold any number of digits.
+    longest = MAX_WAIT.total_seconds()
     wait = timedelta(minutes=interval_minutes)
     if error_streak > 0:
         factor = 2 ** min(error_streak - 1, 20)
@@ -42,9 +45,9 @@ def next_check(
         j = random.random() if jitter is None else jitter
         wait -= wait * 0.1 * j
     elif max_age is not None and max_age > 0:
-        wait = max(wait, timedelta(seconds=max_age))
+        wait = max(wait, timedelta(seconds=min(max_age, longest)))
     if retry_after is not None and retry_after > 0:
-        wait = max(wait, timedelta(seconds=retry_after))
+        wait = max(wait, timedelta(seconds=min(retry_after, longest)))
     return now + min(wait, MAX_WAIT)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -131,16 +132,18 @@ def test_script_never_becomes_active(
 
 
 def test_absurd_dates_are_clamped(tmp_path: Path, feed_server: FeedServer, sqlite_url: str) -> None:
+    hour_ahead = datetime.now(UTC) + timedelta(hours=1)
     items = (  # case 16
         item("d1", "missing")
         + item("d2", "garbage", pubDate="not a date at all")
         + item("d3", "far future", pubDate="Fri, 31 Dec 9999 23:59:59 GMT")
         + item("d4", "epoch", pubDate="Thu, 01 Jan 1970 00:00:00 GMT")
         + item("d5", "impossible", pubDate="Mon, 31 Feb 2026 25:61:00 GMT")
+        + item("d6", "an hour ahead", pubDate=format_datetime(hour_ahead, usegmt=True))
     )
     before = datetime.now(UTC)
     check(tmp_path, sqlite_url, feed_server.feed("/d.xml", rss_items(items).encode()))
-    assert scalar(sqlite_url, "SELECT count(*) FROM item") == 5
+    assert scalar(sqlite_url, "SELECT count(*) FROM item") == 6
     with Store(sqlite_url) as store:
         engine = store.engine
         import sqlalchemy as sa
@@ -148,10 +151,9 @@ def test_absurd_dates_are_clamped(tmp_path: Path, feed_server: FeedServer, sqlit
         with engine.connect() as conn:
             rows = dict(conn.execute(sa.text("SELECT title, published FROM item")).all())
     assert rows["missing"] is None and rows["garbage"] is None and rows["epoch"] is None
-    future = datetime.fromisoformat(str(rows["far future"])).replace(tzinfo=UTC)
-    assert future <= datetime.now(UTC) + timedelta(seconds=1) and future >= before - timedelta(
-        seconds=5
-    )
+    assert rows["far future"] is None  # beyond a day ahead: no date, like year 1970
+    ahead = datetime.fromisoformat(str(rows["an hour ahead"])).replace(tzinfo=UTC)
+    assert before - timedelta(seconds=5) <= ahead <= datetime.now(UTC) + timedelta(seconds=1)
 
 
 def test_duplicate_guids_in_one_document_are_all_kept(

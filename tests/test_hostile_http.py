@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from monitor.settings import feed_url_problem, load_settings
 from monitor.store import Store
 
 MiB = 1024 * 1024
+RSS_TYPE = {"Content-Type": "application/rss+xml"}
 
 
 def gzip_bomb(inflated: int) -> Iterator[bytes]:
@@ -51,6 +54,77 @@ def test_gzip_bomb_stops_at_the_decoded_cap(feed_server: FeedServer) -> None:  #
     assert time.monotonic() - started < 20
     assert peak_rss_mib() - before < 256
     assert feed_server.sent["/bomb.xml"] < 1 * 1024 * MiB  # far less than the 10 MB bomb
+
+
+def flat_gzip_bomb(inflated_mib: int) -> bytes:
+    """A gzip body (no trailer) of `inflated_mib` MiB of zeros, about 1 KiB per MiB, made in
+    milliseconds: after a full flush, every further MiB of zeros compresses to the same bytes."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(MiB)
+    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    block = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    return first + block * (inflated_mib - 1)
+
+
+PEAK_MEMORY_OF_A_FETCH = """
+import asyncio, sys
+from monitor.fetch import fetch_all
+from monitor.models import FeedState
+from monitor.settings import FetchConfig
+
+def peak_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+def fetch(url):
+    cfg = FetchConfig(allow_networks=("127.0.0.1/32",), per_host_spacing_seconds=0)
+    return asyncio.run(fetch_all([FeedState(id=1, name="t", url=url, language="en")], cfg))[0]
+
+good, bomb = sys.argv[1:]
+assert fetch(good).ok  # the client, its TLS context and the event loop, before measuring
+before = peak_kib()
+result = fetch(bomb)
+print(result.error_kind, (peak_kib() - before) // 1024, result.error, sep="\\n")
+"""
+
+
+def test_a_gzip_bomb_read_in_large_pieces_stays_small_in_memory(feed_server: FeedServer) -> None:
+    bomb = flat_gzip_bomb(1024)  # about 1 MB, 1 GiB inflated; sent whole, read 64 KiB at a time
+    assert len(bomb) < 1.1 * MiB
+    url = feed_server.route(
+        "/bomb.xml", Response(200, bomb, {"Content-Encoding": "gzip", **RSS_TYPE})
+    )
+    good = feed_server.feed("/good.xml", RELEVANT_RSS)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY_OF_A_FETCH, good, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    kind, grown_mib, error = done.stdout.splitlines()
+    assert kind == "too_large" and error == "response too large: over the cap of 10485760 bytes"
+    # The body is capped at 10 MiB; one 64 KiB read inflated whole would be some 64 MiB.
+    assert int(grown_mib) < 40, grown_mib
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw deflate"])
+def test_compressed_bodies_are_decoded(feed_server: FeedServer, coding: str) -> None:
+    wbits = {"gzip": 31, "deflate": 15, "raw deflate": -15}[coding]
+    comp = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = comp.compress(RELEVANT_RSS * 100) + comp.flush()
+    header = coding.split()[-1]
+    url = feed_server.route("/c.xml", Response(200, body, {"Content-Encoding": header}))
+    result = fetch(url)
+    assert result.ok and result.body == RELEVANT_RSS * 100
+
+
+def test_a_corrupt_gzip_body_is_a_decoding_failure(feed_server: FeedServer) -> None:
+    body = zlib.compress(RELEVANT_RSS)[:2] + b"\xff" * 64  # a zlib header, then garbage
+    url = feed_server.route("/c.xml", Response(200, body, {"Content-Encoding": "gzip"}))
+    result = fetch(url)
+    assert result.error_kind == "decoding", result.error
+    assert (result.error or "").startswith("the body could not be decompressed")
 
 
 @pytest.mark.parametrize("encoding", ["gzip, gzip, gzip", "x-foo", "gzip, identity, br"])

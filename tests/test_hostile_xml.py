@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import run, write_config
+from conftest import RELEVANT_RSS, run, write_config
 from fetchutil import scalar, texts
 from servers import FeedServer
 
@@ -113,3 +116,112 @@ def test_body_that_is_a_path_or_url_is_parsed_as_bytes(
     assert "not a feed" in result.output
     assert feed_server.hits["/secret"] == 0
     assert scalar(sqlite_url, "SELECT count(*) FROM item") == 0
+
+
+# -- issue #18: markup hidden in an encoding that is not ASCII-compatible -------------------
+
+
+def utf7(text: str) -> bytes:
+    """`text` in UTF-7 with every character base64-shifted: no markup byte is left in ASCII."""
+    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
+
+
+UTF7_DECL = b'<?xml version="1.0" encoding="utf-7"?>\n'
+CLEAN = '<rss version="2.0"><channel><title>t</title><item><guid>c1</guid><title>Chaman</title>'
+CLEAN += "</item></channel></rss>"
+# One 100 KB entity, declared on a line of its own (feedparser keeps such "safe" entities for
+# its loose parser) and referenced by 2,000 items: some 200 MB once expanded.
+EXPANDING = utf7(
+    '<!DOCTYPE rss [\n<!ENTITY big "'
+    + "x" * 100_000
+    + '">\n]><rss version="2.0"><channel>'
+    + "".join(f"<item><guid>b{n}</guid><title>&big;</title></item>" for n in range(2000))
+    + "</channel></rss>"
+)
+REFUSED_ENCODINGS = {
+    "utf-7 declared": (UTF7_DECL + utf7(LAUGHS + CLEAN), "application/rss+xml"),
+    "utf-7 as the charset": (utf7(LAUGHS + CLEAN), "application/rss+xml; charset=utf-7"),
+    "ebcdic": (('<?xml version="1.0" encoding="cp037"?>' + CLEAN).encode("cp037"), "text/xml"),
+    "utf-16 by charset alone": (CLEAN.encode("utf-16-le"), "application/xml; charset=utf-16le"),
+}
+
+
+def test_encodings_that_hide_markup_are_refused(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feeds = [("good", feed_server.feed("/good.xml", RELEVANT_RSS))]
+    for n, (body, ctype) in enumerate(REFUSED_ENCODINGS.values()):
+        feeds.append((f"bad{n}", feed_server.feed(f"/bad{n}.xml", body, ctype)))
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=feeds)
+    result = run(config, "check")
+    assert result.exit_code == 0, result.output
+    assert f"failures: {len(REFUSED_ENCODINGS)}" in result.output, result.output
+    assert scalar(sqlite_url, "SELECT count(*) FROM item") == 3  # the good feed's
+    refused = "SELECT count(*) FROM feed WHERE last_error LIKE 'not a feed: encoding % refused%'"
+    assert scalar(sqlite_url, refused) == len(REFUSED_ENCODINGS)
+    for name in ("utf-7", "cp037", "utf-16le"):
+        assert f"encoding '{name}' refused" in result.output, name
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("utf-16 with bom", ('<?xml version="1.0" encoding="utf-16"?>' + CLEAN).encode("utf-16")),
+        (
+            "utf-16 announced by its <?",
+            ('<?xml version="1.0" encoding="utf-16"?>' + CLEAN).encode("utf-16-le"),
+        ),
+        ("utf-32 with bom", ('<?xml version="1.0" encoding="utf-32"?>' + CLEAN).encode("utf-32")),
+        ("shift_jis", ('<?xml version="1.0" encoding="shift_jis"?>' + CLEAN).encode("shift_jis")),
+    ],
+)
+def test_announced_unicode_and_ascii_compatible_encodings_are_read(name: str, body: bytes) -> None:
+    parsed = parse_feed(body, "http://example.org/f.xml", "application/xml")
+    assert [e.get("title") for e in parsed.entries] == ["Chaman"]
+
+
+def test_decoded_text_is_checked_for_an_internal_subset() -> None:
+    # UTF-7 aside: were an encoding to hide markup and pass, the decoded text is checked.
+    from monitor.parse import decoded_refusal
+
+    text = ('<?xml version="1.0" encoding="utf-8"?>' + LAUGHS + CLEAN).encode()
+    assert decoded_refusal(text, {"content-type": "application/xml"}) == (
+        "entities",
+        "entity declarations are not allowed in feeds",
+    )
+    assert decoded_refusal(CLEAN.encode(), {"content-type": "application/xml"}) is None
+
+
+PEAK_MEMORY_OF_A_PARSE = """
+import sys
+from monitor.errors import FeedError
+from monitor.parse import parse_feed
+
+def peak_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+body = sys.stdin.buffer.read()
+parse_feed(b"<rss version='2.0'><channel><title>t</title></channel></rss>", "http://e.org/")
+before = peak_kib()
+try:
+    parse_feed(body, "http://example.org/f.xml", "application/rss+xml")
+    print("parsed")
+except FeedError as exc:
+    print(exc.kind + ": " + exc.message)
+print((peak_kib() - before) // 1024)
+"""
+
+
+def test_entity_expansion_through_utf7_is_refused_in_bounded_memory() -> None:
+    body = UTF7_DECL + EXPANDING
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY_OF_A_PARSE],
+        input=body,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    outcome, grown_mib = done.stdout.decode().splitlines()
+    assert outcome.startswith("parse: not a feed: encoding 'utf-7' refused"), outcome
+    assert int(grown_mib) < 64, grown_mib  # expanded, it is some 200 MB

@@ -216,7 +216,8 @@ def tokens(text: str) -> list[str]:
             word = str(_NUMBER_WORDS[word])
         word = _SYNONYMS.get(word, word)
         word = _stem(word)
-        if word.isdigit():
+        # isdecimal, not isdigit: "፩" and "²" are digits to isdigit, and int() refuses them.
+        if word.isdecimal():
             word = word.lstrip("0") or "0"
         elif len(word) == 1 and word.isascii():
             continue  # stray initials
@@ -228,7 +229,7 @@ def extract_numbers(toks: list[str]) -> frozenset[int]:
     """Whole numbers among tokens, excluding years (they date the text, not the event)."""
     found: set[int] = set()
     for tok in toks:
-        if tok.isdigit() and len(tok) <= 6:
+        if tok.isdecimal() and len(tok) <= 6:
             value = int(tok)
             if not 1990 <= value <= 2100:
                 found.add(value)

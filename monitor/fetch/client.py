@@ -12,14 +12,22 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
 
-from monitor.fetch.headers import encoding_problem, max_age_seconds, retry_after_seconds
+from monitor.fetch.headers import (
+    ACCEPT_ENCODING,
+    content_coding,
+    encoding_problem,
+    max_age_seconds,
+    retry_after_seconds,
+    validator,
+)
 from monitor.fetch.safety import GuardedBackend, parse_networks
 from monitor.models import FeedState, FetchResult
 from monitor.settings import FetchConfig, feed_url_problem
@@ -30,6 +38,9 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+# Decoded bytes are taken from zlib at most this many at a time: one 64 KiB read of a gzip
+# bomb inflates to some 64 MiB, so decoding a whole read before checking the cap is unsafe.
+INFLATE_STEP = 256 * 1024
 
 
 class _Refused(Exception):
@@ -66,7 +77,11 @@ def make_client(cfg: FetchConfig) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(cfg.timeout_seconds, connect=min(10.0, cfg.timeout_seconds)),
         follow_redirects=False,
-        headers={"User-Agent": cfg.user_agent, "Accept": ACCEPT},
+        headers={
+            "User-Agent": cfg.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,  # what _Inflater decodes, whatever httpx could
+        },
         transport=GuardedTransport(cfg, limits),
         trust_env=False,
     )
@@ -155,10 +170,11 @@ async def fetch_one(
 
 async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -> FetchResult:
     headers = {}
-    if feed.etag:
-        headers["If-None-Match"] = feed.etag
-    if feed.last_modified:
-        headers["If-Modified-Since"] = feed.last_modified
+    # Checked again here: a database may hold a non-ASCII validator stored before they were.
+    if etag := validator(feed.etag):
+        headers["If-None-Match"] = etag
+    if last_modified := validator(feed.last_modified):
+        headers["If-Modified-Since"] = last_modified
     url = feed.url
     permanent_url: str | None = None  # set while every hop so far was permanent
     all_permanent = True
@@ -185,8 +201,9 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                     feed,
                     304,
                     not_modified=True,
-                    etag=resp.headers.get("etag") or feed.etag,
-                    last_modified=resp.headers.get("last-modified") or feed.last_modified,
+                    etag=validator(resp.headers.get("etag")) or feed.etag,
+                    last_modified=validator(resp.headers.get("last-modified"))
+                    or feed.last_modified,
                     final_url=permanent_url,
                     max_age=max_age,
                 )
@@ -208,8 +225,8 @@ async def _fetch(feed: FeedState, cfg: FetchConfig, client: httpx.AsyncClient) -
                 resp.status_code,
                 body=body,
                 content_type=resp.headers.get("content-type"),
-                etag=resp.headers.get("etag"),
-                last_modified=resp.headers.get("last-modified"),
+                etag=validator(resp.headers.get("etag")),
+                last_modified=validator(resp.headers.get("last-modified")),
                 final_url=permanent_url,
                 max_age=max_age,
             )
@@ -228,25 +245,70 @@ def _status_sentence(resp: httpx.Response) -> str:
 
 
 async def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
-    """The decoded body, stopping as soon as it passes `max_bytes` (a gzip bomb stops early)."""
+    """The decoded body, stopping as soon as it passes `max_bytes` (a gzip bomb stops early).
+
+    The body is read raw and decoded here, in steps of at most INFLATE_STEP bytes checked
+    against the cap one by one: httpx's own decoders inflate each read whole.
+    """
     problem = encoding_problem(resp.headers.get("content-encoding"))
     if problem:
         raise _Refused("encoding", problem)
     declared = resp.headers.get("content-length", "").strip()
-    encoded = resp.headers.get("content-encoding", "identity").strip().lower()
-    if declared.isdigit() and int(declared) > max_bytes and encoded in ("", "identity"):
+    coding = content_coding(resp.headers.get("content-encoding"))
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and int(declared) > max_bytes
+        and coding == "identity"
+    ):
         raise _Refused(
             "too_large", f"response too large: {int(declared)} bytes declared, cap {max_bytes}"
         )
+    inflater = None if coding == "identity" else _Inflater(coding)
     chunks: list[bytes] = []
     size = 0
-    # aiter_bytes yields decoded bytes; counting them bounds a compressed body's expansion.
-    async for chunk in resp.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _Refused("too_large", f"response too large: over the cap of {max_bytes} bytes")
-        chunks.append(chunk)
+    async for raw in resp.aiter_raw():
+        for chunk in inflater.decode(raw) if inflater else (raw,):
+            size += len(chunk)
+            if size > max_bytes:
+                raise _Refused(
+                    "too_large", f"response too large: over the cap of {max_bytes} bytes"
+                )
+            chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _Inflater:
+    """A gzip or deflate body decoded in pieces of at most INFLATE_STEP bytes.
+
+    As httpx's decoders do, "deflate" is read as a zlib stream, or as raw deflate when its
+    first bytes are not one (some servers send that); a missing end is not an error.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self.zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding == "gzip" else zlib.MAX_WBITS)
+        self.started = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                out = self.zlib.decompress(data, INFLATE_STEP)
+            except zlib.error as exc:
+                if self.coding == "deflate" and not self.started:
+                    self.started = True
+                    self.zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise _Refused(
+                    "decoding", f"the body could not be decompressed: {_reason(exc)}"
+                ) from None
+            self.started = True
+            # What did not fit in this step waits in unconsumed_tail; output may also be
+            # pending with all input taken, so ask again until a step yields nothing.
+            data = self.zlib.unconsumed_tail
+            if not out:
+                return
+            yield out
 
 
 def _failed(feed: FeedState, kind: str, message: str) -> FetchResult:
