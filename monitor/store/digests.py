@@ -319,40 +319,59 @@ class DigestsMixin:
         except sa.exc.IntegrityError:
             return None
 
-    def extend_digest(self, digest_id: int, story_ids: Sequence[int]) -> int:
-        """Add stories to a pending digest that was certainly never delivered; return how many.
+    def extend_digest(self, digest_id: int, story_ids: Sequence[int], now: datetime) -> int | None:
+        """Add stories to a pending copy that was certainly never delivered and that no
+        delivery attempt holds; return how many were added, None when the copy took none.
 
-        Stories already frozen for this recipient and kind are skipped by the unique index.
+        A copy under a live claim is being sent from the stories it held when claimed, so a
+        story added now would be marked delivered without having been in the mail: it is
+        refused, and the caller freezes the story into another copy. A claim that has expired
+        is broken here, so its late sender's "sent" is recorded as superseded (`mark_digest`)
+        and the copy goes again with the new story. Stories already frozen for this recipient
+        and kind are skipped by the unique index.
         """
-        ds = _table(t.DigestStory)
+        ds, dg = _table(t.DigestStory), _table(t.Digest)
         if not story_ids:
             return 0
         with self.engine.begin() as conn:
+            # The row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway) makes a
+            # claim wait for this transaction, so its sender reads the stories added here.
             d = (
-                conn.execute(sa.select(_table(t.Digest)).where(_table(t.Digest).c.id == digest_id))
+                conn.execute(sa.select(dg).where(dg.c.id == digest_id).with_for_update())
                 .mappings()
                 .one_or_none()
             )
             if d is None or d["status"] != "pending" or d["uncertain"]:
-                return 0
+                return None
+            if d["claimed_until"] is not None and d["claimed_until"] >= now:
+                return None
             added = 0
-            for sid in story_ids:
+            for chunk in chunks(list(story_ids), 200):  # 4 parameters a row
                 res = conn.execute(
                     self._insert(ds)
                     .values(
-                        digest_id=digest_id, recipient=d["recipient"], kind=d["kind"], story_id=sid
+                        [
+                            {
+                                "digest_id": digest_id,
+                                "recipient": d["recipient"],
+                                "kind": d["kind"],
+                                "story_id": sid,
+                            }
+                            for sid in chunk
+                        ]
                     )
                     .on_conflict_do_nothing()
+                    .returning(ds.c.id)  # rowcount of a multi-row VALUES is -1 on psycopg
                 )
-                added += res.rowcount or 0
+                added += len(res.all())
             self._freeze_updates(conn, digest_id, d["recipient"], d["kind"], story_ids)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(ds).where(ds.c.digest_id == digest_id)
             ).scalar_one()
             conn.execute(
-                sa.update(_table(t.Digest))
-                .where(_table(t.Digest).c.id == digest_id)
-                .values(story_count=total)
+                sa.update(dg)
+                .where(dg.c.id == digest_id)
+                .values(story_count=total, claimed_by=None, claimed_until=None)
             )
             return added
 
@@ -363,31 +382,39 @@ class DigestsMixin:
         now: datetime,
         error: str | None = None,
         *,
+        claim: str,
         next_attempt: datetime | None = None,
         uncertain: bool = False,
         shown: int | None = None,
-    ) -> None:
-        """Record the outcome of a delivery attempt: 'sent', 'pending' (retry) or 'failed'.
+    ) -> bool:
+        """Record the outcome of the delivery attempt holding `claim`: 'sent', 'pending'
+        (retry) or 'failed'. False, recording nothing, when the copy is no longer under that
+        claim (it expired and was taken over, or new stories were added since): the attempt
+        was superseded and the copy's ledger belongs to whoever holds it now.
 
         `uncertain` says the attempt may have delivered the message (connection lost after the
         final "."); once set it stays set until the digest is sent.
         """
-        with Session(self.engine) as s:
-            d = s.get(t.Digest, digest_id)
-            if d is None:
-                return
-            d.status, d.error = status, error
-            d.attempts += 1
-            d.last_attempt = now
-            d.next_attempt = next_attempt if status == "pending" else None
-            d.uncertain = d.uncertain or uncertain
-            if shown is not None:
-                d.shown = shown
-            if status == "sent":
-                d.sent_at = now
-            d.claimed_by = d.claimed_until = None  # this attempt is over
-            s.add(d)
-            s.commit()
+        dg = _table(t.Digest)
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "attempts": dg.c.attempts + 1,
+            "last_attempt": now,
+            "next_attempt": next_attempt if status == "pending" else None,
+            "uncertain": sa.or_(dg.c.uncertain, sa.literal(uncertain)),
+            "claimed_by": None,  # this attempt is over
+            "claimed_until": None,
+        }
+        if shown is not None:
+            values["shown"] = shown
+        if status == "sent":
+            values["sent_at"] = now
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(dg).where(dg.c.id == digest_id, dg.c.claimed_by == claim).values(values)
+            )
+            return bool(result.rowcount == 1)
 
     def digest_stories(self, digest_id: int) -> list[int]:
         """The stories frozen into a digest: first deliveries, then stories sent as updates."""
