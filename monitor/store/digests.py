@@ -290,15 +290,18 @@ class DigestsMixin:
                 assert digest.id is not None
                 conn = s.connection()
                 # A story already delivered to them goes again only for its updates.
-                again = set(
-                    conn.execute(
-                        sa.select(ds.c.story_id).where(
-                            ds.c.recipient == recipient,
-                            ds.c.kind == kind,
-                            ds.c.story_id.in_(list(story_ids)),
-                        )
-                    ).scalars()
-                )
+                # In slices: SQLite and PostgreSQL bound the parameters of one statement.
+                again: set[int] = set()
+                for chunk in chunks(list(story_ids), 500):
+                    again.update(
+                        conn.execute(
+                            sa.select(ds.c.story_id).where(
+                                ds.c.recipient == recipient,
+                                ds.c.kind == kind,
+                                ds.c.story_id.in_(chunk),
+                            )
+                        ).scalars()
+                    )
                 first = [sid for sid in story_ids if sid not in again]
                 if first:
                     s.execute(
