@@ -15,6 +15,7 @@ each poll pass) and `retry_pending` (every few minutes).
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import re
@@ -231,13 +232,31 @@ def outbox_write(
     when: datetime,
     kind: str = "digest",
 ) -> Path:
-    """Write a complete .eml file atomically (temp file, then rename); one file per copy."""
+    """Write a complete .eml file atomically and durably; one file per copy.
+
+    The temporary file is fsynced before the rename and the directory after it, so a copy is
+    marked sent only once its file would survive a power cut. An OSError (a full disk, an
+    outbox that cannot be made) is raised after removing the partial file.
+    """
     outbox.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient)
     path = outbox / f"{when:%Y%m%dT%H%M%SZ}-{kind}-{digest_id}-{safe}.eml"
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(msg.as_bytes(policy=policy.SMTP))
+    try:
+        with tmp.open("wb") as f:
+            f.write(msg.as_bytes(policy=policy.SMTP))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a partial file would only take space on a full disk
+        raise
     tmp.replace(path)
+    fd = os.open(outbox, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # the rename itself
+    finally:
+        os.close(fd)
     return path
 
 
@@ -351,9 +370,16 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
             with smtp_connection(settings.smtp, row.recipient) as conn:
                 msg, data, rendered = fit(conn.size_limit)
                 conn.send(data, settings.digest.sender, row.recipient)
-            where = f"{settings.smtp.host}:{settings.smtp.port}"
+            where = _smtp_where(settings)
     except DeliveryError as exc:
         return _failed(store, row, now, exc, len(stories), token)
+    except OSError as exc:
+        # A full disk or an unwritable outbox fails this copy's attempt, not the others'.
+        target = f"the outbox {settings.outbox}" if settings.smtp is None else _smtp_where(settings)
+        failure = DeliveryError(
+            row.recipient, f"cannot deliver to {target}: {exc}", permanent=False
+        )
+        return _failed(store, row, now, failure, len(stories), token)
     if not store.mark_digest(row.id, "sent", now, claim=token, shown=rendered.shown):
         return _superseded(row, len(stories))
     log.info(
@@ -373,6 +399,11 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
         kind=row.kind,
         left_out=rendered.left_out,
     )
+
+
+def _smtp_where(settings: Settings) -> str:
+    """The SMTP server copies go to, as reports and errors name it."""
+    return f"{settings.smtp.host}:{settings.smtp.port}" if settings.smtp else "no SMTP server"
 
 
 def _superseded(row: DigestRow, n: int) -> SendReport:
