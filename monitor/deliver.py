@@ -36,6 +36,7 @@ from pathlib import Path
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
 from monitor.owners import died_here
+from monitor.schedule import CLOCK_SLACK, DAY, alert_due
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 _UNSAFE_HEADER = re.compile(r"[\r\n\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 # Minutes to wait before the next attempt, by the number of attempts made so far.
 BACKOFF_MINUTES = (5, 15, 30, 60, 120, 240, 360)
+# A next attempt further ahead than the longest backoff was set by a fast clock: due now.
+RETRY_HORIZON = timedelta(minutes=max(BACKOFF_MINUTES)) + CLOCK_SLACK
 ALERT_MAX_AGE = timedelta(hours=24)  # older alert stories go in the digest only
 ACTIVITY_DAYS = 14
 SIZE_MARGIN = 0.9  # of the server's SIZE limit, for the headers the server adds
@@ -457,7 +460,9 @@ def retry_pending(
     kind: str | None = None,
 ) -> list[SendReport]:
     """Deliver the pending copies whose next attempt has come (all of them with `force`)."""
-    rows = store.pending_digests(kind=kind, due=None if force else now)
+    rows = store.pending_digests(
+        kind=kind, due=None if force else now, due_beyond=None if force else now + RETRY_HORIZON
+    )
     wanted = None if recipients is None else set(recipients)
     return [
         deliver(settings, store, row, now)
@@ -524,9 +529,9 @@ def _digest_one(
     """Retry the recipient's pending digests, then freeze and send what is new."""
     tz = r.timezone or settings.digest.timezone
     send_at = r.send_at or settings.digest.send_at
-    if due_only and not digest_mod.digest_due(
-        send_at, tz, now, store.last_digest_created(r.address, "digest")
-    ):
+    # A digest made more than a day ahead of now was made by a fast clock: not "the last".
+    last = store.last_digest_created(r.address, "digest", not_after=now + DAY + CLOCK_SLACK)
+    if due_only and not digest_mod.digest_due(send_at, tz, now, last):
         # Today's digest exists; if its sender was killed before sending it, it goes now
         # rather than at the next retry.
         return _absorb_and_retry(settings, store, r, "digest", [], now)[0]
@@ -582,8 +587,8 @@ def _alert_one(settings: Settings, store: Store, r: Recipient, now: datetime) ->
         return None  # retry_pending delivers it when its backoff has passed
     if not ids:
         return None
-    last = store.last_digest_created(r.address, "alert")
-    if last is not None and now - last < interval:
+    last = store.last_digest_created(r.address, "alert", not_after=now + interval + CLOCK_SLACK)
+    if not alert_due(now, last, interval):
         return None  # rate limit: batched into the next alert email
     return _freeze_and_send(settings, store, r, "alert", ids, now)
 

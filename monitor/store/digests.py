@@ -465,28 +465,35 @@ class DigestsMixin:
         recipient: str | None = None,
         kind: str | None = None,
         due: datetime | None = None,
+        due_beyond: datetime | None = None,
     ) -> list[DigestRow]:
-        """Pending digests, oldest first; with `due`, only those whose next attempt has come."""
+        """Pending digests, oldest first; with `due`, only those whose next attempt has come
+        or, with `due_beyond`, lies after it (set by a clock that ran fast)."""
         query = select(t.Digest).where(t.Digest.status == "pending")
         if recipient is not None:
             query = query.where(t.Digest.recipient == recipient)
         if kind is not None:
             query = query.where(t.Digest.kind == kind)
         if due is not None:
-            query = query.where(
-                sa.or_(col(t.Digest.next_attempt).is_(None), col(t.Digest.next_attempt) <= due)
-            )
+            due_now = [col(t.Digest.next_attempt).is_(None), col(t.Digest.next_attempt) <= due]
+            if due_beyond is not None:
+                due_now.append(col(t.Digest.next_attempt) > due_beyond)
+            query = query.where(sa.or_(*due_now))
         with Session(self.engine) as s:
             return [_digest_row(d) for d in s.exec(query.order_by(col(t.Digest.id)))]
 
-    def last_digest_created(self, recipient: str, kind: str) -> datetime | None:
-        """When the newest digest of this kind was frozen for `recipient` (any status)."""
+    def last_digest_created(
+        self, recipient: str, kind: str, *, not_after: datetime | None = None
+    ) -> datetime | None:
+        """When the newest digest of this kind was frozen for `recipient` (any status); with
+        `not_after`, digests frozen later (by a clock that ran fast) are left out."""
+        query = select(sa.func.max(t.Digest.created)).where(
+            t.Digest.recipient == recipient, t.Digest.kind == kind
+        )
+        if not_after is not None:
+            query = query.where(col(t.Digest.created) <= not_after)
         with Session(self.engine) as s:
-            value = s.exec(
-                select(sa.func.max(t.Digest.created)).where(
-                    t.Digest.recipient == recipient, t.Digest.kind == kind
-                )
-            ).one()
+            value = s.exec(query).one()
         if value is None:
             return None
         return _utc(value)

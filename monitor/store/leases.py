@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
+from monitor.schedule import CLOCK_SLACK
 from monitor.store import tables as t
 from monitor.store.feeds import feed_state
 from monitor.store.tables import table_of as _table
@@ -112,7 +113,12 @@ class LeasesMixin:
                 .where(
                     d.c.id == digest_id,
                     d.c.status == "pending",
-                    sa.or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+                    sa.or_(
+                        d.c.claimed_until.is_(None),
+                        d.c.claimed_until < now,
+                        # Further ahead than a lease: made by a clock that ran fast.
+                        d.c.claimed_until > now + lease + CLOCK_SLACK,
+                    ),
                 )
                 .values(claimed_by=token, claimed_until=now + lease)
             )
