@@ -15,6 +15,7 @@ each poll pass) and `retry_pending` (every few minutes).
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import re
@@ -35,10 +36,12 @@ from pathlib import Path
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
 from monitor.owners import died_here
+from monitor.schedule import CLOCK_SLACK, DAY, alert_due
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
 
-# Who claims a digest copy while sending it: this process, on this host.
+# Who claims a digest copy while sending it: this process, on this host. Each attempt's
+# claim token adds a random part (`claim_token`), so threads of one process never share one.
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 _UNSAFE_HEADER = re.compile(r"[\r\n\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 # Minutes to wait before the next attempt, by the number of attempts made so far.
 BACKOFF_MINUTES = (5, 15, 30, 60, 120, 240, 360)
+# A next attempt further ahead than the longest backoff was set by a fast clock: due now.
+RETRY_HORIZON = timedelta(minutes=max(BACKOFF_MINUTES)) + CLOCK_SLACK
 ALERT_MAX_AGE = timedelta(hours=24)  # older alert stories go in the digest only
 ACTIVITY_DAYS = 14
 SIZE_MARGIN = 0.9  # of the server's SIZE limit, for the headers the server adds
@@ -57,7 +62,7 @@ class SendReport:
     recipient: str
     digest_id: int | None
     stories: int
-    status: str  # "sent", "pending", "failed", "empty", "dry-run"
+    status: str  # "sent", "pending", "failed", "empty", "dry-run", "superseded"
     where: str = ""
     error: str | None = None
     kind: str = "digest"
@@ -230,13 +235,31 @@ def outbox_write(
     when: datetime,
     kind: str = "digest",
 ) -> Path:
-    """Write a complete .eml file atomically (temp file, then rename); one file per copy."""
+    """Write a complete .eml file atomically and durably; one file per copy.
+
+    The temporary file is fsynced before the rename and the directory after it, so a copy is
+    marked sent only once its file would survive a power cut. An OSError (a full disk, an
+    outbox that cannot be made) is raised after removing the partial file.
+    """
     outbox.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient)
     path = outbox / f"{when:%Y%m%dT%H%M%SZ}-{kind}-{digest_id}-{safe}.eml"
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(msg.as_bytes(policy=policy.SMTP))
+    try:
+        with tmp.open("wb") as f:
+            f.write(msg.as_bytes(policy=policy.SMTP))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a partial file would only take space on a full disk
+        raise
     tmp.replace(path)
+    fd = os.open(outbox, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # the rename itself
+    finally:
+        os.close(fd)
     return path
 
 
@@ -250,17 +273,29 @@ def recipient_config(settings: Settings, address: str) -> Recipient:
     return found or Recipient(address)
 
 
-def _claim(settings: Settings, store: Store, digest_id: int, now: datetime) -> bool:
-    """Claim a pending copy for this process; a claim left by a process of this machine that
-    was killed mid-delivery is taken over at once rather than when it expires."""
+def claim_token() -> str:
+    """A claim token for one delivery attempt: host:pid (for `died_here`), then a random part;
+    it fits the 100 characters of `digest.claimed_by` with the longest host name."""
+    return f"{OWNER}:{uuid.uuid4().hex[:12]}"
+
+
+def _claim(settings: Settings, store: Store, digest_id: int, now: datetime) -> str | None:
+    """Claim a pending copy for one attempt; return its token, None when someone holds it.
+
+    A claim left by a process of this machine that was killed mid-delivery is taken over at
+    once rather than when it expires.
+    """
     lease = timedelta(seconds=settings.daemon.lease_seconds)
-    if store.claim_digest(digest_id, OWNER, now, lease):
-        return True
+    token = claim_token()
+    if store.claim_digest(digest_id, token, now, lease):
+        return token
     holder = store.digest_claimer(digest_id)
     if holder is None or not died_here(holder):
-        return False
-    store.release_digest(digest_id)
-    return store.claim_digest(digest_id, OWNER, now, lease)
+        return None
+    # Only the one that drops the dead claim may take the copy, so it is sent once.
+    if not store.release_digest(digest_id, holder):
+        return None
+    return token if store.claim_digest(digest_id, token, now, lease) else None
 
 
 def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> SendReport:
@@ -268,17 +303,23 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
 
     Rendering uses the time it was frozen, so every attempt yields the same message with the
     same Message-ID. The stories shown in full are trimmed (never silently) to
-    `max_stories` and to the server's SIZE limit.
+    `max_stories` and to the server's SIZE limit. The stories are read after the copy is
+    claimed, and a claimed copy takes no new ones (`Store.extend_digest`), so the mail holds
+    exactly what is marked delivered.
     """
-    if not _claim(settings, store, row.id, now):
-        # Another daemon is sending this copy right now (several daemons on PostgreSQL).
+    token = _claim(settings, store, row.id, now)
+    current = store.digest(row.id) if token is not None else None
+    if token is None or current is None:
+        # Another daemon, or another job of this one, is sending this copy right now.
         return SendReport(
             row.recipient, row.id, 0, "empty", kind=row.kind, error="claimed elsewhere"
         )
+    row = current  # as it is now that it is ours (attempts, uncertain)
     r = recipient_config(settings, row.recipient)
     stories = store.stories_by_ids(store.digest_stories(row.id), recipient=row.recipient)
     if not stories:
-        store.mark_digest(row.id, "sent", now, error="no stories left to send")
+        if not store.mark_digest(row.id, "sent", now, "no stories left to send", claim=token):
+            return _superseded(row, 0)
         return SendReport(row.recipient, row.id, 0, "empty", kind=row.kind)
     tz = r.timezone or settings.digest.timezone
     health = store.feed_health() if row.kind == "digest" else []
@@ -332,10 +373,18 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
             with smtp_connection(settings.smtp, row.recipient) as conn:
                 msg, data, rendered = fit(conn.size_limit)
                 conn.send(data, settings.digest.sender, row.recipient)
-            where = f"{settings.smtp.host}:{settings.smtp.port}"
+            where = _smtp_where(settings)
     except DeliveryError as exc:
-        return _failed(store, row, now, exc, len(stories))
-    store.mark_digest(row.id, "sent", now, shown=rendered.shown)
+        return _failed(store, row, now, exc, len(stories), token)
+    except OSError as exc:
+        # A full disk or an unwritable outbox fails this copy's attempt, not the others'.
+        target = f"the outbox {settings.outbox}" if settings.smtp is None else _smtp_where(settings)
+        failure = DeliveryError(
+            row.recipient, f"cannot deliver to {target}: {exc}", permanent=False
+        )
+        return _failed(store, row, now, failure, len(stories), token)
+    if not store.mark_digest(row.id, "sent", now, claim=token, shown=rendered.shown):
+        return _superseded(row, len(stories))
     log.info(
         "delivered %s %d to %s: %d stories (%d shown)",
         row.kind,
@@ -355,18 +404,41 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
     )
 
 
-def _failed(store: Store, row: DigestRow, now: datetime, exc: DeliveryError, n: int) -> SendReport:
+def _smtp_where(settings: Settings) -> str:
+    """The SMTP server copies go to, as reports and errors name it."""
+    return f"{settings.smtp.host}:{settings.smtp.port}" if settings.smtp else "no SMTP server"
+
+
+def _superseded(row: DigestRow, n: int) -> SendReport:
+    """The attempt's claim was taken over before it could record its outcome: the copy stays
+    with whoever holds it now, and goes again if it is still pending."""
+    error = "claim lost before the outcome was recorded (taken over or extended)"
+    log.warning("%s %d to %s: attempt superseded: %s", row.kind, row.id, row.recipient, error)
+    return SendReport(row.recipient, row.id, n, "superseded", error=error, kind=row.kind)
+
+
+def _failed(
+    store: Store, row: DigestRow, now: datetime, exc: DeliveryError, n: int, token: str
+) -> SendReport:
     if exc.permanent:
-        store.mark_digest(row.id, "failed", now, error=exc.message)
+        if not store.mark_digest(row.id, "failed", now, exc.message, claim=token):
+            return _superseded(row, n)
         log.error(
             "%s %d to %s failed permanently: %s", row.kind, row.id, row.recipient, exc.message
         )
         return SendReport(row.recipient, row.id, n, "failed", error=exc.message, kind=row.kind)
     wait = BACKOFF_MINUTES[min(row.attempts, len(BACKOFF_MINUTES) - 1)]
     retry_at = now + timedelta(minutes=wait)
-    store.mark_digest(
-        row.id, "pending", now, error=exc.message, next_attempt=retry_at, uncertain=exc.uncertain
-    )
+    if not store.mark_digest(
+        row.id,
+        "pending",
+        now,
+        exc.message,
+        claim=token,
+        next_attempt=retry_at,
+        uncertain=exc.uncertain,
+    ):
+        return _superseded(row, n)
     log.warning(
         "%s %d to %s still pending (retry at %s): %s",
         row.kind,
@@ -388,7 +460,9 @@ def retry_pending(
     kind: str | None = None,
 ) -> list[SendReport]:
     """Deliver the pending copies whose next attempt has come (all of them with `force`)."""
-    rows = store.pending_digests(kind=kind, due=None if force else now)
+    rows = store.pending_digests(
+        kind=kind, due=None if force else now, due_beyond=None if force else now + RETRY_HORIZON
+    )
     wanted = None if recipients is None else set(recipients)
     return [
         deliver(settings, store, row, now)
@@ -401,11 +475,11 @@ def _absorb_and_retry(
     settings: Settings, store: Store, r: Recipient, kind: str, new_ids: list[int], now: datetime
 ) -> tuple[list[SendReport], list[int]]:
     """Retry the recipient's pending copies of `kind` now; new stories join the first copy
-    that was certainly never delivered. Return the reports and the stories still unfrozen."""
+    that was certainly never delivered and is not being sent. Return the reports and the
+    stories still unfrozen (the caller freezes them into a new copy)."""
     pending = store.pending_digests(recipient=r.address, kind=kind)
     clean = next((p for p in pending if not p.uncertain), None)
-    if clean is not None and new_ids:
-        store.extend_digest(clean.id, new_ids)
+    if clean is not None and new_ids and store.extend_digest(clean.id, new_ids, now) is not None:
         new_ids = []
     reports = []
     for p in pending:
@@ -455,9 +529,9 @@ def _digest_one(
     """Retry the recipient's pending digests, then freeze and send what is new."""
     tz = r.timezone or settings.digest.timezone
     send_at = r.send_at or settings.digest.send_at
-    if due_only and not digest_mod.digest_due(
-        send_at, tz, now, store.last_digest_created(r.address, "digest")
-    ):
+    # A digest made more than a day ahead of now was made by a fast clock: not "the last".
+    last = store.last_digest_created(r.address, "digest", not_after=now + DAY + CLOCK_SLACK)
+    if due_only and not digest_mod.digest_due(send_at, tz, now, last):
         # Today's digest exists; if its sender was killed before sending it, it goes now
         # rather than at the next retry.
         return _absorb_and_retry(settings, store, r, "digest", [], now)[0]
@@ -507,12 +581,14 @@ def _alert_one(settings: Settings, store: Store, r: Recipient, now: datetime) ->
     if pending:
         clean = next((p for p in pending if not p.uncertain), None)
         if clean is not None and ids:
-            store.extend_digest(clean.id, ids)
+            # Refused while the copy is being sent: the stories stay unfrozen and go in the
+            # next alert email.
+            store.extend_digest(clean.id, ids, now)
         return None  # retry_pending delivers it when its backoff has passed
     if not ids:
         return None
-    last = store.last_digest_created(r.address, "alert")
-    if last is not None and now - last < interval:
+    last = store.last_digest_created(r.address, "alert", not_after=now + interval + CLOCK_SLACK)
+    if not alert_due(now, last, interval):
         return None  # rate limit: batched into the next alert email
     return _freeze_and_send(settings, store, r, "alert", ids, now)
 

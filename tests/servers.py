@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -150,7 +151,10 @@ class SmtpSink:
     - `drop_after_data`: for the next N messages, keep the message (it arrived) but close the
       connection instead of replying 250, so the client cannot know it was delivered;
     - `size_limit`: advertised as SIZE in the EHLO reply and enforced (552 above it);
-    - `port`: listen on this port (to bring a server up where one was down).
+    - `port`: listen on this port (to bring a server up where one was down);
+    - `on_data`: called with each message's recipients at the final "."; a reply it returns
+      (e.g. '451 try later') refuses that message, None accepts it;
+    - `data_delay`: seconds the server takes before answering the final "." (a slow relay).
     """
 
     def __init__(self, port: int | None = None, size_limit: int | None = None) -> None:
@@ -161,6 +165,8 @@ class SmtpSink:
         self.data_replies: list[str] = []
         self.refuse: dict[str, str] = {}  # recipient -> reply for RCPT TO
         self.drop_after_data = 0
+        self.on_data: Callable[[list[str]], str | None] | None = None
+        self.data_delay = 0.0
         sink = self
 
         class Handler:
@@ -173,8 +179,13 @@ class SmtpSink:
                 return "250 OK"
 
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if sink.data_delay:
+                    await asyncio.sleep(sink.data_delay)
                 if sink.data_replies:
                     return sink.data_replies.pop(0)
+                refusal = sink.on_data(list(envelope.rcpt_tos)) if sink.on_data else None
+                if refusal is not None:
+                    return refusal
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)
                 sink.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
                 sink.raw.append(envelope.original_content)

@@ -84,7 +84,10 @@ def digest_send(ctx: click.Context, recipient: str | None, dry_run: bool) -> Non
             click.echo(f"{rep.recipient}: would send {rep.stories} stories ({rep.where})")
         else:
             failed = True
-            label = "failed permanently" if rep.status == "failed" else "pending, will retry"
+            label = {
+                "failed": "failed permanently",
+                "superseded": "attempt superseded, the copy is with another attempt",
+            }.get(rep.status, "pending, will retry")
             click.secho(
                 f"{rep.recipient}: {what} {rep.digest_id} {label}: {rep.error}",
                 fg="red",

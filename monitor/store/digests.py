@@ -290,15 +290,18 @@ class DigestsMixin:
                 assert digest.id is not None
                 conn = s.connection()
                 # A story already delivered to them goes again only for its updates.
-                again = set(
-                    conn.execute(
-                        sa.select(ds.c.story_id).where(
-                            ds.c.recipient == recipient,
-                            ds.c.kind == kind,
-                            ds.c.story_id.in_(list(story_ids)),
-                        )
-                    ).scalars()
-                )
+                # In slices: SQLite and PostgreSQL bound the parameters of one statement.
+                again: set[int] = set()
+                for chunk in chunks(list(story_ids), 500):
+                    again.update(
+                        conn.execute(
+                            sa.select(ds.c.story_id).where(
+                                ds.c.recipient == recipient,
+                                ds.c.kind == kind,
+                                ds.c.story_id.in_(chunk),
+                            )
+                        ).scalars()
+                    )
                 first = [sid for sid in story_ids if sid not in again]
                 if first:
                     s.execute(
@@ -319,40 +322,59 @@ class DigestsMixin:
         except sa.exc.IntegrityError:
             return None
 
-    def extend_digest(self, digest_id: int, story_ids: Sequence[int]) -> int:
-        """Add stories to a pending digest that was certainly never delivered; return how many.
+    def extend_digest(self, digest_id: int, story_ids: Sequence[int], now: datetime) -> int | None:
+        """Add stories to a pending copy that was certainly never delivered and that no
+        delivery attempt holds; return how many were added, None when the copy took none.
 
-        Stories already frozen for this recipient and kind are skipped by the unique index.
+        A copy under a live claim is being sent from the stories it held when claimed, so a
+        story added now would be marked delivered without having been in the mail: it is
+        refused, and the caller freezes the story into another copy. A claim that has expired
+        is broken here, so its late sender's "sent" is recorded as superseded (`mark_digest`)
+        and the copy goes again with the new story. Stories already frozen for this recipient
+        and kind are skipped by the unique index.
         """
-        ds = _table(t.DigestStory)
+        ds, dg = _table(t.DigestStory), _table(t.Digest)
         if not story_ids:
             return 0
         with self.engine.begin() as conn:
+            # The row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway) makes a
+            # claim wait for this transaction, so its sender reads the stories added here.
             d = (
-                conn.execute(sa.select(_table(t.Digest)).where(_table(t.Digest).c.id == digest_id))
+                conn.execute(sa.select(dg).where(dg.c.id == digest_id).with_for_update())
                 .mappings()
                 .one_or_none()
             )
             if d is None or d["status"] != "pending" or d["uncertain"]:
-                return 0
+                return None
+            if d["claimed_until"] is not None and d["claimed_until"] >= now:
+                return None
             added = 0
-            for sid in story_ids:
+            for chunk in chunks(list(story_ids), 200):  # 4 parameters a row
                 res = conn.execute(
                     self._insert(ds)
                     .values(
-                        digest_id=digest_id, recipient=d["recipient"], kind=d["kind"], story_id=sid
+                        [
+                            {
+                                "digest_id": digest_id,
+                                "recipient": d["recipient"],
+                                "kind": d["kind"],
+                                "story_id": sid,
+                            }
+                            for sid in chunk
+                        ]
                     )
                     .on_conflict_do_nothing()
+                    .returning(ds.c.id)  # rowcount of a multi-row VALUES is -1 on psycopg
                 )
-                added += res.rowcount or 0
+                added += len(res.all())
             self._freeze_updates(conn, digest_id, d["recipient"], d["kind"], story_ids)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(ds).where(ds.c.digest_id == digest_id)
             ).scalar_one()
             conn.execute(
-                sa.update(_table(t.Digest))
-                .where(_table(t.Digest).c.id == digest_id)
-                .values(story_count=total)
+                sa.update(dg)
+                .where(dg.c.id == digest_id)
+                .values(story_count=total, claimed_by=None, claimed_until=None)
             )
             return added
 
@@ -363,31 +385,39 @@ class DigestsMixin:
         now: datetime,
         error: str | None = None,
         *,
+        claim: str,
         next_attempt: datetime | None = None,
         uncertain: bool = False,
         shown: int | None = None,
-    ) -> None:
-        """Record the outcome of a delivery attempt: 'sent', 'pending' (retry) or 'failed'.
+    ) -> bool:
+        """Record the outcome of the delivery attempt holding `claim`: 'sent', 'pending'
+        (retry) or 'failed'. False, recording nothing, when the copy is no longer under that
+        claim (it expired and was taken over, or new stories were added since): the attempt
+        was superseded and the copy's ledger belongs to whoever holds it now.
 
         `uncertain` says the attempt may have delivered the message (connection lost after the
         final "."); once set it stays set until the digest is sent.
         """
-        with Session(self.engine) as s:
-            d = s.get(t.Digest, digest_id)
-            if d is None:
-                return
-            d.status, d.error = status, error
-            d.attempts += 1
-            d.last_attempt = now
-            d.next_attempt = next_attempt if status == "pending" else None
-            d.uncertain = d.uncertain or uncertain
-            if shown is not None:
-                d.shown = shown
-            if status == "sent":
-                d.sent_at = now
-            d.claimed_by = d.claimed_until = None  # this attempt is over
-            s.add(d)
-            s.commit()
+        dg = _table(t.Digest)
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "attempts": dg.c.attempts + 1,
+            "last_attempt": now,
+            "next_attempt": next_attempt if status == "pending" else None,
+            "uncertain": sa.or_(dg.c.uncertain, sa.literal(uncertain)),
+            "claimed_by": None,  # this attempt is over
+            "claimed_until": None,
+        }
+        if shown is not None:
+            values["shown"] = shown
+        if status == "sent":
+            values["sent_at"] = now
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(dg).where(dg.c.id == digest_id, dg.c.claimed_by == claim).values(values)
+            )
+            return bool(result.rowcount == 1)
 
     def digest_stories(self, digest_id: int) -> list[int]:
         """The stories frozen into a digest: first deliveries, then stories sent as updates."""
@@ -435,28 +465,35 @@ class DigestsMixin:
         recipient: str | None = None,
         kind: str | None = None,
         due: datetime | None = None,
+        due_beyond: datetime | None = None,
     ) -> list[DigestRow]:
-        """Pending digests, oldest first; with `due`, only those whose next attempt has come."""
+        """Pending digests, oldest first; with `due`, only those whose next attempt has come
+        or, with `due_beyond`, lies after it (set by a clock that ran fast)."""
         query = select(t.Digest).where(t.Digest.status == "pending")
         if recipient is not None:
             query = query.where(t.Digest.recipient == recipient)
         if kind is not None:
             query = query.where(t.Digest.kind == kind)
         if due is not None:
-            query = query.where(
-                sa.or_(col(t.Digest.next_attempt).is_(None), col(t.Digest.next_attempt) <= due)
-            )
+            due_now = [col(t.Digest.next_attempt).is_(None), col(t.Digest.next_attempt) <= due]
+            if due_beyond is not None:
+                due_now.append(col(t.Digest.next_attempt) > due_beyond)
+            query = query.where(sa.or_(*due_now))
         with Session(self.engine) as s:
             return [_digest_row(d) for d in s.exec(query.order_by(col(t.Digest.id)))]
 
-    def last_digest_created(self, recipient: str, kind: str) -> datetime | None:
-        """When the newest digest of this kind was frozen for `recipient` (any status)."""
+    def last_digest_created(
+        self, recipient: str, kind: str, *, not_after: datetime | None = None
+    ) -> datetime | None:
+        """When the newest digest of this kind was frozen for `recipient` (any status); with
+        `not_after`, digests frozen later (by a clock that ran fast) are left out."""
+        query = select(sa.func.max(t.Digest.created)).where(
+            t.Digest.recipient == recipient, t.Digest.kind == kind
+        )
+        if not_after is not None:
+            query = query.where(col(t.Digest.created) <= not_after)
         with Session(self.engine) as s:
-            value = s.exec(
-                select(sa.func.max(t.Digest.created)).where(
-                    t.Digest.recipient == recipient, t.Digest.kind == kind
-                )
-            ).one()
+            value = s.exec(query).one()
         if value is None:
             return None
         return _utc(value)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
+from monitor.schedule import CLOCK_SLACK
 from monitor.store import tables as t
 from monitor.store.feeds import feed_state
 from monitor.store.tables import table_of as _table
@@ -99,8 +100,12 @@ class LeasesMixin:
                 ).scalar_one()
             )
 
-    def claim_digest(self, digest_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
-        """Claim a pending copy for delivery; False when another process has it."""
+    def claim_digest(self, digest_id: int, token: str, now: datetime, lease: timedelta) -> bool:
+        """Claim a pending copy for one delivery attempt; False while anyone holds a live claim.
+
+        `token` names this attempt, not just the process: a live claim is never re-taken, not
+        even by the thread that holds it, so two jobs of one daemon cannot both send a copy.
+        """
         d = _table(t.Digest)
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -111,26 +116,32 @@ class LeasesMixin:
                     sa.or_(
                         d.c.claimed_until.is_(None),
                         d.c.claimed_until < now,
-                        d.c.claimed_by == owner,
+                        # Further ahead than a lease: made by a clock that ran fast.
+                        d.c.claimed_until > now + lease + CLOCK_SLACK,
                     ),
                 )
-                .values(claimed_by=owner, claimed_until=now + lease)
+                .values(claimed_by=token, claimed_until=now + lease)
             )
             return bool(result.rowcount == 1)
 
     def digest_claimer(self, digest_id: int) -> str | None:
-        """Who holds the claim on a copy (an owner string), if anyone."""
+        """Who holds the claim on a copy (a claim token), if anyone."""
         d = _table(t.Digest)
         with self.engine.connect() as conn:
             holder = conn.execute(sa.select(d.c.claimed_by).where(d.c.id == digest_id)).scalar()
         return None if holder is None else str(holder)
 
-    def release_digest(self, digest_id: int) -> None:
+    def release_digest(self, digest_id: int, token: str) -> bool:
+        """Drop the claim `token` holds on a copy; False when the claim is no longer theirs
+        (so two processes that both find a dead claimer cannot both take the copy over)."""
         d = _table(t.Digest)
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(d).where(d.c.id == digest_id).values(claimed_by=None, claimed_until=None)
+            result = conn.execute(
+                sa.update(d)
+                .where(d.c.id == digest_id, d.c.claimed_by == token)
+                .values(claimed_by=None, claimed_until=None)
             )
+            return bool(result.rowcount == 1)
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
