@@ -225,9 +225,14 @@ _NAME_RE = re.compile(
 )
 _SQUEEZE = re.compile(r"[\s.-]+")
 _BY_SQUEEZED = {_SQUEEZE.sub("", n): pid for n, pid in _NAMES.items()}
-# "Tank" is a district and a weapon: only as a place after a place preposition or "KP's".
-_AMBIGUOUS = frozenset({"tank", "hub", "bara", "dir", "lakki", "kech"})
-_PLACE_CUE = re.compile(r"(?:\bin|\bat|\bnear|\bof|'s|\bfrom)\s+$")
+# Names that are also common words ("Tank" is a district and a weapon) or stand for a
+# government ("Kabul told to act", "Islamabad pushes for a deal"): places only after a
+# place preposition or a possessive ("in Tank", "KP's Tank", "strikes in Kabul").
+_AMBIGUOUS = frozenset(
+    {"tank", "hub", "bara", "dir", "lakki", "kech", "kabul", "islamabad", "tehran"}
+    | {"moscow", "beijing", "ankara", "riyadh", "qatar"}
+)
+_PLACE_CUE = re.compile(r"(?:\bin|\bat|\bnear|'s|\bfrom|\bto|\band)\s+$")
 
 
 def places_named(text: str) -> frozenset[str]:
