@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from monitor.cluster.event import Event, event_of
 from monitor.cluster.identity import Identity, identity_of
-from monitor.cluster.text import extract_numbers, places_in, strip_boilerplate, tokens
+from monitor.cluster.gazetteer import places_named
+from monitor.cluster.text import extract_numbers, strip_boilerplate, tokens
 from monitor.cluster.weights import total, weight
 
 __all__ = [
@@ -53,7 +54,7 @@ class Fingerprint:
     exact_key: str  # same normalised title and lead ⇔ same key
     numbers: frozenset[int]  # figures in title and lead (years excluded)
     title_numbers: frozenset[int]
-    places: frozenset[str]  # gazetteer places in title and lead
+    places: frozenset[str]  # gazetteer places (cluster.gazetteer ids) in title and lead
     # The distinct words of the title, and of title and lead, in order of first use: what
     # decide compares. Tuples, not sets: a neighbour's fingerprint is kept by the thousand,
     # and a tuple takes a fifth of a set's room; decide makes sets of the candidate's alone.
@@ -117,7 +118,8 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     """Fingerprint of an item from its title and summary. Pure, deterministic, never raises
     on text (any script, any length)."""
     title_toks = tokens(title)
-    lead_toks = tokens(strip_boilerplate(summary))[:LEAD_TOKENS]
+    lead_text = strip_boilerplate(summary)
+    lead_toks = tokens(lead_text)[:LEAD_TOKENS]
     both = title_toks + lead_toks
     # Words most of the corpus uses would make every pair of reports a candidate.
     distinctive = frozenset(w for w in both if weight(w) >= DISTINCTIVE)
@@ -125,7 +127,9 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     title_distinct = [w for w in dict.fromkeys(title_toks) if weight(w) >= DISTINCTIVE]
     event = event_of(title, tuple(lead_toks))
     exact = _short(" ".join(title_toks) + "\x1e" + " ".join(lead_toks), "x")
-    places = places_in(both)
+    title_places = places_named(title)
+    # The lead's places as far as the lead tokens reach (stop words make words > tokens).
+    places = title_places | places_named(" ".join(lead_text.split()[: 2 * LEAD_TOKENS]))
     title_words, text_words = tuple(dict.fromkeys(title_toks)), tuple(dict.fromkeys(both))
     return Fingerprint(
         title_tokens=tuple(title_toks),
@@ -141,6 +145,6 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         event=event,
         title_weight=total(title_words),
         text_weight=total(text_words),
-        title_places=places.intersection(title_words),
+        title_places=title_places,
         identity=identity_of(title, title_toks),
     )
