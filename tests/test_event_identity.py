@@ -59,9 +59,7 @@ def test_casualty_figures_go_to_the_nearest_casualty_word() -> None:
 
 
 def _conflict(a: str, b: str) -> str | None:
-    return conflict(
-        event_of(a), identity_of(a, tokens(a)), event_of(b), identity_of(b, tokens(b))
-    )
+    return conflict(event_of(a), identity_of(a, tokens(a)), event_of(b), identity_of(b, tokens(b)))
 
 
 def test_conflict_decisions() -> None:
@@ -69,10 +67,13 @@ def test_conflict_decisions() -> None:
         "Militants attack check post in Bajaur, two soldiers martyred",
         "Militants attack check post in Kurram, two soldiers martyred",
     ) == ("different places (bajaur, kurram)")
-    assert _conflict(
-        "Afghan forces fire on border posts near Torkham",
-        "Pakistan Army responds to Afghan firing in Khyber district",
-    ) is None  # Torkham lies in Khyber
+    assert (
+        _conflict(
+            "Afghan forces fire on border posts near Torkham",
+            "Pakistan Army responds to Afghan firing in Khyber district",
+        )
+        is None
+    )  # Torkham lies in Khyber
     assert (
         _conflict(
             "Defence minister warns Kabul against sheltering militants",

@@ -93,7 +93,9 @@ class Decision:
     update: str | None = None  # what this item adds to its story (settings.updates)
 
 
-def _weighted_jaccard(a: frozenset[str], b: tuple[str, ...], total_a: float, total_b: float) -> float:
+def _weighted_jaccard(
+    a: frozenset[str], b: tuple[str, ...], total_a: float, total_b: float
+) -> float:
     """Jaccard of the words `a` and the distinct words `b`, each word weighing its corpus
     weight (`cluster.weights`): sharing "Pakistan" says little, sharing "Ghulam Khan" much.
     The sides' totals come with their fingerprints; only the shared words are summed here

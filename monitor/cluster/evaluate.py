@@ -11,6 +11,7 @@ reading the CSV.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,6 +74,18 @@ def _parse_time(text: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+def _cell(columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
+    i = columns.get(name)
+    return row[i] if i is not None and i < len(row) else ""
+
+
+def _need(path: Path, line: int, columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
+    value = _cell(columns, row, name).strip()
+    if not value:
+        raise LabelsError(path, line, columns[name] + 1, f"empty {name!r}")
+    return value
+
+
 def read_items(path: Path) -> list[LabelledItem]:
     """Items of a labels CSV; the `story` column is optional, but when present every row
     needs a value. Raises `LabelsError` for a missing column, an empty id, title or story,
@@ -97,16 +110,8 @@ def read_items(path: Path) -> list[LabelledItem]:
             if len(row) > len(header):
                 raise LabelsError(path, start, len(header) + 1, "more fields than the header")
 
-            def cell(name: str, row: list[str] = row) -> str:
-                i = columns.get(name)
-                return row[i] if i is not None and i < len(row) else ""
-
-            def need(name: str, start: int = start) -> str:
-                value = cell(name).strip()
-                if not value:
-                    raise LabelsError(path, start, columns[name] + 1, f"empty {name!r}")
-                return value
-
+            cell = functools.partial(_cell, columns, row)
+            need = functools.partial(_need, path, start, columns, row)
             item_id = need("id")
             if item_id in first_line:
                 raise LabelsError(

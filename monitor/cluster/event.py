@@ -126,7 +126,7 @@ def _speakers(folded: str) -> set[str]:
     Gohar", "Asif tells Kabul …"), since other names are what the speaker spoke about
     ("Pakistan seeks peace: Shehbaz tells Ibrahim" is the PM, not the foreign office);
     every speaker named when there is none."""
-    head, colon, tail = folded.rpartition(":")
+    _, colon, tail = folded.rpartition(":")
     if colon and len(tail.split()) <= _ATTRIBUTION_WORDS and (who := _named(tail)):
         return who
     says = _SAYS_TAIL.search(folded)

@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass
 
 from monitor.cluster.event import Event, event_of
-from monitor.cluster.identity import Identity, identity_of
 from monitor.cluster.gazetteer import places_named
+from monitor.cluster.identity import NO_IDENTITY, Identity, identity_of
 from monitor.cluster.text import extract_numbers, strip_boilerplate, tokens
 from monitor.cluster.weights import total, weight
 
@@ -67,7 +67,7 @@ class Fingerprint:
     title_weight: float = 0.0
     text_weight: float = 0.0
     title_places: frozenset[str] = frozenset()
-    identity: Identity = Identity()  # place, figures, round the headline states
+    identity: Identity = NO_IDENTITY  # place, figures, round the headline states
 
 
 def _short(text: str, prefix: str) -> str:

@@ -31,7 +31,8 @@ class Place:
     within: frozenset[str]  # every place it lies in (transitively)
 
 
-# id | level | directly within (space-separated ids) | name variants (comma-separated).
+# id | level | directly within (space-separated ids) | name variants (comma-separated);
+# a place whose variants do not fit one line takes several rows with the same id.
 # Levels run province > district > city/town > crossing; a venue is a foreign city where
 # talks meet. The first variant is the usual English spelling.
 _TABLE = """
@@ -63,7 +64,8 @@ mansehra|district|kp|mansehra
 mardan|district|kp|mardan
 mohmand|district|kp|mohmand
 northwaziristan|district|kp|north waziristan, n waziristan
-southwaziristan|district|kp|south waziristan, s waziristan, upper south waziristan, lower south waziristan
+southwaziristan|district|kp|south waziristan, s waziristan
+southwaziristan|district|kp|upper south waziristan, lower south waziristan
 nowshera|district|kp|nowshera
 orakzai|district|kp|orakzai
 peshawar|district|kp|peshawar
@@ -170,7 +172,8 @@ bagram|city|parwan|bagram
 barmal|city|paktika|barmal
 lashkargah|city|helmand|lashkar gah
 torkham|crossing|khyber nangarhar|torkham
-chaman|crossing|chamandistrict killaabdullah kandahar|chaman, spin boldak, spinboldak, friendship gate, bab-e-dosti
+chaman|crossing|chamandistrict killaabdullah kandahar|chaman, spin boldak, spinboldak
+chaman|crossing|chamandistrict killaabdullah kandahar|friendship gate, bab-e-dosti
 ghulamkhan|crossing|northwaziristan khost|ghulam khan
 angooradda|crossing|southwaziristan paktika|angoor adda, angur adda
 kharlachi|crossing|kurram paktia|kharlachi
@@ -193,9 +196,9 @@ urumqi|venue||urumqi
 def _load() -> tuple[dict[str, Place], dict[str, str]]:
     rows: list[tuple[str, str, list[str], list[str]]] = []
     for line in _TABLE.strip().splitlines():
-        pid, level, within, names = line.split("|")
-        rows.append((pid, level, within.split(), [n.strip() for n in names.split(",")]))
-    direct = {pid: within for pid, _, within, _ in rows}
+        pid, level, within, variants = line.split("|")
+        rows.append((pid, level, within.split(), [n.strip() for n in variants.split(",")]))
+    direct = {pid: within for pid, _, within, _ in rows}  # a repeated id: same place
 
     def ancestors(pid: str) -> frozenset[str]:
         out: set[str] = set()

@@ -26,7 +26,7 @@ from monitor.cluster.event import Event
 from monitor.cluster.gazetteer import compatible, finest, places_named
 from monitor.cluster.text import extract_numbers, fold, tokens
 
-__all__ = ["Identity", "casualties", "conflict", "identity_of"]
+__all__ = ["NO_IDENTITY", "Identity", "casualties", "conflict", "identity_of"]
 
 _CASUALTY_WORDS: dict[str, str] = {
     **dict.fromkeys(tokens("killed"), "killed"),
@@ -52,6 +52,9 @@ class Identity:
     rounds: frozenset[int] = frozenset()  # ordinal of the round / day ("final" = 99)
 
 
+NO_IDENTITY = Identity()  # a headline that states none
+
+
 def casualties(toks: Sequence[str]) -> dict[str, int]:
     """Casualty figures among tokens: kind (killed, martyred, injured) → highest figure.
 
@@ -75,8 +78,7 @@ def casualties(toks: Sequence[str]) -> dict[str, int]:
 def identity_of(title: str, title_tokens: Sequence[str]) -> Identity:
     """The identity a headline states (place, figures, round)."""
     rounds = frozenset(
-        _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1]))
-        for m in _ROUND.finditer(fold(title))
+        _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1])) for m in _ROUND.finditer(fold(title))
     )
     return Identity(
         places=finest(places_named(title)),

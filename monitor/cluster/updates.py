@@ -17,6 +17,7 @@ from monitor.cluster.identity import casualties
 
 __all__ = ["StoryFacts", "facts_of", "is_update", "merge_facts"]
 
+
 @dataclass(frozen=True, slots=True)
 class StoryFacts:
     """What a story has reported so far: the highest figure per casualty kind, places."""

@@ -1,9 +1,10 @@
 """The `stories` command group: story clustering from the command line.
 
-Owns `stories eval LABELS.csv... [--json]`, which clusters each labels file as the pipeline
-would (publication order, in memory, no database) and scores it pairwise against the
-`story` column when there is one, per file and pooled, and `stories list [--since 24h]` / `stories show ID`,
-which read the stories the pipeline stored and say why each report joined its story.
+Owns `stories eval LABELS.csv... [--json]`, which clusters each labels file as the
+pipeline would (publication order, in memory, no database) and scores it pairwise against
+the `story` column when there is one, per file and pooled, and `stories list [--since
+24h]` / `stories show ID`, which read the stories the pipeline stored and say why each
+report joined its story.
 """
 
 from __future__ import annotations
