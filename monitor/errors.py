@@ -7,6 +7,8 @@ Per-feed failures during a pass are *results* (see `models.FetchResult`), not ex
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class MonitorError(Exception):
     """Base of every error Frontier Monitor raises on purpose."""
@@ -31,11 +33,13 @@ class RulesError(MonitorError):
 
 
 class LabelsError(MonitorError):
-    """A labelled-items file is malformed: names the file, the line and the column."""
+    """A labelled-items file is malformed: names the file, the line and, where one cell is
+    at fault, its column (1-based), as compilers do: `labels.csv:3:7: problem`."""
 
-    def __init__(self, file: str, line: int, column: str, problem: str) -> None:
-        self.file, self.line, self.column, self.problem = file, line, column, problem
-        super().__init__(f"{file}, line {line}, column {column!r}: {problem}")
+    def __init__(self, path: str | Path, line: int, column: int | None, problem: str) -> None:
+        self.path, self.line, self.column, self.problem = path, line, column, problem
+        where = f"{path}:{line}" + (f":{column}" if column is not None else "")
+        super().__init__(f"{where}: {problem}")
 
 
 class FeedError(MonitorError):

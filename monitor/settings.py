@@ -258,9 +258,9 @@ class _Reader:
         p = "stories."
         d = ClusterSettings()
         hours = ["window_hours", "grace_hours", "event_gap_hours", "event_span_hours"]
-        hours += ["statement_gap_hours", "statement_span_hours"]
-        shares = ["near_threshold", "generic_weight", "story_containment"]
-        shares += ["place_conflict_factor", "number_conflict_factor"]
+        hours += ["statement_gap_hours", "statement_span_hours", "occasion_hours"]
+        shares = ["near_threshold", "story_containment", "number_conflict_factor"]
+        shares += ["event_evidence"]
         self.check_keys(
             t,
             p,

@@ -118,13 +118,13 @@ def test_eval_takes_several_files_per_file_and_pooled(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "where", "problem"),
     [
-        ("id,source,relevant\nx1,X,1\n", "line 1, column 'title'", "missing column"),
-        (HEADER + "x1,X,,,A title,,yes,border,\n", "line 2, column 'relevant'", "'yes'"),
-        (HEADER + "x1,X,,,A title,,1,border,2\n", "line 2, column 'alert'", "'2'"),
-        (HEADER + "x1,X,,,A title,,1,borders,\n", "line 2, column 'topic'", "'borders'"),
+        ("id,source,relevant\nx1,X,1\n", ":1", "missing column 'title'"),
+        (HEADER + "x1,X,,,A title,,yes,border,\n", ":2:7", "relevant: expected 0, 1 or empty"),
+        (HEADER + "x1,X,,,A title,,1,border,2\n", ":2:9", "alert: expected 0, 1 or empty"),
+        (HEADER + "x1,X,,,A title,,1,borders,\n", ":2:8", "unknown topic 'borders'"),
         (
-            HEADER + "x1,X,,,A title,,0,,\nx2,X,,,B,,0,,\nx1,X,,,C,,0,,\n",
-            "line 4, column 'id'",
+            HEADER + 'x1,X,,,A title,,0,,\nx2,X,,,"B\nC",,0,,\nx1,X,,,C,,0,,\n',
+            ":5:1",
             "duplicate id 'x1' (first on line 2)",
         ),
     ],
@@ -135,7 +135,7 @@ def test_eval_names_file_line_and_column_of_bad_labels(
     path = _labels(tmp_path, "bad.csv", body)
     result = CliRunner().invoke(rules, ["eval", str(path), "--rules", str(RULES)])
     assert result.exit_code == 1
-    assert f"{path}, {where}" in result.output and problem in result.output
+    assert f"{path}{where}: " in result.output and problem in result.output
     assert "Traceback" not in result.output
 
 

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from monitor.canonical import article_id
 from monitor.cluster.fingerprint import Fingerprint
-from monitor.cluster.text import GENERIC
+from monitor.cluster.story_rules import same_event, story_containment, vetoes
+from monitor.cluster.weights import total
 
 __all__ = [
     "Candidate",
@@ -39,9 +40,9 @@ class ClusterSettings:
     # Same outlet article id under a new headline: off (None) by default, because live
     # pages get re-headlined for the next event (strikes → ceasefire) and precision wins.
     same_article_threshold: float | None = None
-    generic_weight: float = 0.3  # weight of words this beat uses in nearly every item
-    place_conflict_factor: float = 0.7  # titles name places and share none
-    number_conflict_factor: float = 0.8  # titles carry figures and share none
+    # Headlines that carry figures and share none (other than casualty counts, which
+    # cluster.identity compares) are discounted: same words, perhaps another incident.
+    number_conflict_factor: float = 0.8
     story_containment: float = 0.6  # share of headline words found across a story's items
     story_min_words: int = 3
     updates: bool = False  # flag later reports that add facts (see cluster.updates)
@@ -53,6 +54,12 @@ class ClusterSettings:
     event_span_hours: float = 28.0  # from the story's first report
     statement_gap_hours: float = 14.0
     statement_span_hours: float = 16.0
+    # Positive evidence the event rule needs beyond kind and time: statements of one
+    # speaker within `occasion_hours` of a report of the story are one occasion (a press
+    # conference written up by several outlets); otherwise, and for kinds that are not
+    # between the two states' forces, a shared place or this much word similarity.
+    occasion_hours: float = 1.0
+    event_evidence: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +94,18 @@ class Decision:
 
 
 def _weighted_jaccard(
-    a: frozenset[str],
-    b: tuple[str, ...],
-    generic_a: int,
-    generic_b: int,
-    generic_weight: float,
+    a: frozenset[str], b: tuple[str, ...], total_a: float, total_b: float
 ) -> float:
-    """Jaccard of the words `a` and the distinct words `b`, with beat-generic words counting
-    `generic_weight` instead of 1 (set operations in C: this runs once per candidate pair;
-    each side's generic count comes with its words)."""
+    """Jaccard of the words `a` and the distinct words `b`, each word weighing its corpus
+    weight (`cluster.weights`): sharing "Pakistan" says little, sharing "Ghulam Khan" much.
+    The sides' totals come with their fingerprints; only the shared words are summed here
+    (this runs once per candidate pair)."""
     shared = a.intersection(b)
     if not shared:
         return 0.0
-    generic = len(shared & GENERIC)
-    inter = len(shared) - (1.0 - generic_weight) * generic
-    union = len(a) + len(b) - (1.0 - generic_weight) * (generic_a + generic_b) - inter
-    return inter / union
+    inter = total(shared)
+    union = total_a + total_b - inter
+    return inter / union if union > 0 else 0.0
 
 
 class _Sets(NamedTuple):
@@ -119,19 +122,15 @@ def _sets(fp: Fingerprint) -> _Sets:
 def _scores(
     a_sets: _Sets, a: Fingerprint, b: Fingerprint, settings: ClusterSettings
 ) -> tuple[float, ...]:
-    """(score, title similarity, text similarity, place conflict, number conflict) of `a`
-    (whose words `a_sets` are) and `b`."""
-    g = settings.generic_weight
-    title = _weighted_jaccard(a_sets.title, b.title_words, a.title_generic, b.title_generic, g)
-    text = _weighted_jaccard(a_sets.text, b.text_words, a.text_generic, b.text_generic, g)
+    """(score, title similarity, text similarity, number conflict) of `a` (whose words
+    `a_sets` are) and `b`."""
+    title = _weighted_jaccard(a_sets.title, b.title_words, a.title_weight, b.title_weight)
+    text = _weighted_jaccard(a_sets.text, b.text_words, a.text_weight, b.text_weight)
     score = max(title, (title + text) / 2)
-    places = bool(a.title_places and b.title_places and not a.title_places & b.title_places)
-    if places:
-        score *= settings.place_conflict_factor
     numbers = bool(a.title_numbers and b.title_numbers and not a.title_numbers & b.title_numbers)
     if numbers:
         score *= settings.number_conflict_factor
-    return score, title, text, places, numbers
+    return score, title, text, numbers
 
 
 def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tuple[float, str]:
@@ -139,8 +138,8 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
 
     The title carries the event; the lead confirms it. The score is the larger of the
     title similarity and the mean of title and title+lead similarity, so a shared lead
-    cannot join two items whose headlines report different things. Titles that name
-    places or figures and share none are discounted: same words, other incident.
+    cannot join two items whose headlines report different things. Titles that carry
+    figures and share none are discounted: same words, perhaps another incident.
     """
     return _described(_sets(a), a, b, settings)
 
@@ -148,10 +147,8 @@ def similarity(a: Fingerprint, b: Fingerprint, settings: ClusterSettings) -> tup
 def _described(
     a_sets: _Sets, a: Fingerprint, b: Fingerprint, settings: ClusterSettings
 ) -> tuple[float, str]:
-    score, title, text, places, numbers = _scores(a_sets, a, b, settings)
+    score, title, text, numbers = _scores(a_sets, a, b, settings)
     what = f"title similarity {title:.2f}, text {text:.2f}"
-    if places:
-        what += f"; different places ({', '.join(sorted(a.title_places ^ b.title_places))})"
     if numbers:
         what += "; different figures"
     return score, what
@@ -225,8 +222,13 @@ def decide(
         return Decision(
             copy.story_id, f"same title and lead within {settings.window_hours:g}h", 1.0
         )
+    # Only positive evidence joins: a story one of whose reports names another place,
+    # speaker, toll or round is another event, however alike the words (cluster.identity).
+    barred = vetoes(candidate, neighbours, gaps, settings.window_hours)
     best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
     for gap, n, same_article in sorted(scored, key=lambda s: _neighbour_order(s[1])):
+        if n.story_id in barred:
+            continue
         threshold = _threshold(gap, settings)
         if same_article and settings.same_article_threshold is not None:
             # A developing story re-headlined under the same article id: the id says
@@ -244,128 +246,20 @@ def decide(
             )
             best = (margin, -n.story_id, score, f"{what} {rule}")
     if best is None:  # no single report is close: try the story's reports together
-        story_best = _story_containment(candidate, neighbours, gaps, settings)
+        story_best = story_containment(candidate, neighbours, gaps, settings, barred)
         if story_best is not None:
             best = (0.0, -story_best[1], story_best[0], story_best[2])
     if best is None and settings.events:
-        event_best = _same_event(candidate, neighbours, gaps, settings)
+        event_best = same_event(
+            candidate,
+            neighbours,
+            gaps,
+            settings,
+            barred,
+            lambda other: _scores(sets, fp, other, settings)[0],
+        )
         if event_best is not None:
             best = (0.0, -event_best[0], 0.0, event_best[1])
     if best is None:
         return Decision(None, "no story within the window is similar enough", 0.0)
     return Decision(-best[1], best[3], round(best[2], 4))
-
-
-def _story_containment(
-    candidate: Candidate,
-    neighbours: Sequence[Neighbour],
-    gaps: Sequence[float],
-    settings: ClusterSettings,
-) -> tuple[float, int, str] | None:
-    """A story whose recent items, together, use most of the candidate's headline words.
-
-    Follow-ups of a developing story reuse words spread over several earlier reports;
-    no single one of them may be close. Only distinctive words count, at least
-    `story_min_words` of them, and only items within `grace_hours`.
-    """
-    words = [t for t in dict.fromkeys(candidate.fingerprint.title_tokens) if t not in GENERIC]
-    if len(words) < settings.story_min_words:
-        return None
-    wanted = frozenset(words)
-    vocab: dict[int, set[str]] = {}  # of each story, the headline words its reports use
-    kinds: dict[int, set[str]] = {}
-    for gap, n in zip(gaps, neighbours, strict=True):
-        if gap > settings.grace_hours:
-            continue
-        nfp = n.fingerprint
-        used = wanted.intersection(nfp.text_words)
-        if used:  # a story none of whose reports shares a word cannot win: left out
-            known = vocab.get(n.story_id)
-            if known is None:
-                vocab[n.story_id] = set(used)
-            else:
-                known |= used
-        if nfp.event is not None:
-            kinds.setdefault(n.story_id, set()).add(nfp.event.kind)
-    ev = candidate.fingerprint.event
-    best: tuple[float, int, str] | None = None
-    for story_id in sorted(vocab):
-        if settings.events and ev is not None and ev.kind not in kinds.get(story_id, {ev.kind}):
-            # Words spread over a story's reports are weak evidence: they never join a
-            # report of another kind of event (a statement or talks after a clash).
-            continue
-        shared = [w for w in words if w in vocab[story_id]]
-        share = len(shared) / len(words)
-        if (
-            len(shared) >= settings.story_min_words
-            and share >= settings.story_containment
-            and (best is None or share > best[0])
-        ):
-            best = (
-                share,
-                story_id,
-                f"{len(shared)} of {len(words)} headline words "
-                f"({', '.join(shared)}) in the story's reports within "
-                f"{settings.grace_hours:g}h",
-            )
-    return best
-
-
-def _hours(a: datetime, b: datetime) -> float:
-    return abs((a - b).total_seconds()) / 3600.0
-
-
-def _same_event(
-    candidate: Candidate,
-    neighbours: Sequence[Neighbour],
-    gaps: Sequence[float],
-    settings: ClusterSettings,
-) -> tuple[int, str] | None:
-    """The story reporting the same event as the candidate: (story id, reason) or None.
-
-    Same event kind, both sides named for fights (clash, strike), a shared speaker for
-    statements; a report of that kind within the gap; the story begun within the span;
-    and the story's headlines name no places or none the candidate's headline contradicts.
-    Among several, the story with the report nearest in time wins (then the lower id).
-    """
-    ev = candidate.fingerprint.event
-    if ev is None:
-        return None
-    statement = ev.kind == "statement"
-    if statement and not ev.speakers:
-        return None
-    if ev.kind in ("clash", "strike") and not ev.afghan:
-        return None
-    max_gap = settings.statement_gap_hours if statement else settings.event_gap_hours
-    max_span = settings.statement_span_hours if statement else settings.event_span_hours
-    by_story: dict[int, list[tuple[float, Neighbour]]] = {}
-    for gap, n in zip(gaps, neighbours, strict=True):
-        by_story.setdefault(n.story_id, []).append((gap, n))
-    cand_places = candidate.fingerprint.title_places
-    best: tuple[float, int, str] | None = None
-    for story_id in sorted(by_story):
-        items = by_story[story_id]
-        first = min(n.published for _, n in items)
-        if (candidate.published - first).total_seconds() / 3600.0 > max_span:
-            continue
-        story_places = frozenset().union(*(n.fingerprint.title_places for _, n in items))
-        if cand_places and story_places and not cand_places & story_places:
-            continue
-        for gap, n in items:
-            nev = n.fingerprint.event
-            if nev is None or nev.kind != ev.kind or nev.afghan != ev.afghan:
-                continue
-            if statement and not ev.speakers & nev.speakers:
-                continue
-            if gap > max_gap:
-                continue
-            if best is None or (gap, story_id) < best[:2]:
-                shared = ev.speakers & nev.speakers if statement else frozenset()
-                what = f"statement by {', '.join(sorted(shared))}" if statement else ev.kind
-                best = (
-                    gap,
-                    story_id,
-                    f"same event ({what}) as a report {gap:.0f}h apart, "
-                    f"story begun {_hours(candidate.published, first):.0f}h before",
-                )
-    return None if best is None else (best[1], best[2])

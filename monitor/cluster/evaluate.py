@@ -1,14 +1,17 @@
 """Scoring a story clustering against editorial labels: pairwise precision and recall.
 
-Owns `LabelledItem`, `read_items` (the labels CSV: id, source, published, link, title,
-summary and, when labelled, story), `cluster_items` (clusters as the pipeline would: in
-order of publication, no database, a `MemoryStoryIndex`) and `pairwise` (which pairs of
-items a clustering puts together versus the labels). Pure apart from reading the CSV.
+Owns `LabelledItem`, `LabelsError`, `read_items` (the labels CSV: id, source, published,
+link, title, summary and, when labelled, story; bad input is refused with its file, line
+and column), `cluster_items` (clusters as the pipeline would: in order of publication, no
+database, a `MemoryStoryIndex`), `pairwise` (which pairs of items a clustering puts
+together versus the labels) and `pooled` (several files' scores as one). Pure apart from
+reading the CSV.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,15 +21,20 @@ from pathlib import Path
 
 from monitor.cluster.decide import ClusterSettings
 from monitor.cluster.index import Clusterer, MemoryStoryIndex
+from monitor.errors import LabelsError
 
 __all__ = [
     "LabelledItem",
+    "LabelsError",
     "PairwiseScore",
     "cluster_items",
     "labels_of",
     "pairwise",
+    "pooled",
     "read_items",
 ]
+
+REQUIRED = ("id", "published", "title")  # without these an item cannot be placed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +65,76 @@ def _parse_time(text: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+def _cell(columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
+    i = columns.get(name)
+    return row[i] if i is not None and i < len(row) else ""
+
+
+def _need(path: Path, line: int, columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
+    value = _cell(columns, row, name).strip()
+    if not value:
+        raise LabelsError(path, line, columns[name] + 1, f"empty {name!r}")
+    return value
+
+
 def read_items(path: Path) -> list[LabelledItem]:
-    """Items of a labels CSV; the `story` column is optional."""
+    """Items of a labels CSV; the `story` column is optional, but when present every row
+    needs a value. Raises `LabelsError` for a missing column, an empty id, title or story,
+    a time that is not ISO 8601, a duplicate id, or a row with more fields than the header."""
     with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [
-        LabelledItem(
-            id=row["id"],
-            source=row.get("source") or "",
-            published=_parse_time(row["published"]),
-            link=row.get("link") or "",
-            title=row.get("title") or "",
-            summary=row.get("summary") or "",
-            story=(row.get("story") or None),
-        )
-        for row in rows
-    ]
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise LabelsError(path, 1, None, "empty file: expected a header row")
+        columns = {name.strip(): i for i, name in enumerate(header)}
+        for name in REQUIRED:
+            if name not in columns:
+                raise LabelsError(path, 1, None, f"missing column {name!r}")
+        labelled = "story" in columns
+        items: list[LabelledItem] = []
+        first_line: dict[str, int] = {}
+        line = reader.line_num + 1  # where the next record starts (fields may span lines)
+        for row in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line
+            if len(row) > len(header):
+                raise LabelsError(path, start, len(header) + 1, "more fields than the header")
+
+            cell = functools.partial(_cell, columns, row)
+            need = functools.partial(_need, path, start, columns, row)
+            item_id = need("id")
+            if item_id in first_line:
+                raise LabelsError(
+                    path,
+                    start,
+                    columns["id"] + 1,
+                    f"duplicate id {item_id!r} (first on line {first_line[item_id]})",
+                )
+            first_line[item_id] = start
+            published = need("published")
+            try:
+                when = _parse_time(published)
+            except ValueError:
+                raise LabelsError(
+                    path,
+                    start,
+                    columns["published"] + 1,
+                    f"bad published time {published!r}: expected ISO 8601, "
+                    "like 2025-10-12T05:44:00+00:00",
+                ) from None
+            items.append(
+                LabelledItem(
+                    id=item_id,
+                    source=cell("source"),
+                    published=when,
+                    link=cell("link"),
+                    title=need("title"),
+                    summary=cell("summary"),
+                    story=need("story") if labelled else None,
+                )
+            )
+    return items
 
 
 def cluster_items(
@@ -105,20 +167,26 @@ def pairwise(labels: Mapping[str, str], clusters: Mapping[str, int]) -> Pairwise
     ids = set(labels) & set(clusters)
     truth = _pairs({i: labels[i] for i in ids})
     predicted = _pairs({i: clusters[i] for i in ids})
-    correct = truth & predicted
-    precision = len(correct) / len(predicted) if predicted else 1.0
-    recall = len(correct) / len(truth) if truth else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return PairwiseScore(
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        true_pairs=len(truth),
-        predicted_pairs=len(predicted),
-        correct_pairs=len(correct),
-        wrong_merges=tuple(sorted(predicted - truth)),
-        missed=tuple(sorted(truth - predicted)),
+    return _score(
+        len(truth),
+        len(predicted),
+        len(truth & predicted),
+        tuple(sorted(predicted - truth)),
+        tuple(sorted(truth - predicted)),
     )
+
+
+def _score(
+    true: int,
+    predicted: int,
+    correct: int,
+    wrong: tuple[tuple[str, str], ...],
+    missed: tuple[tuple[str, str], ...],
+) -> PairwiseScore:
+    precision = correct / predicted if predicted else 1.0
+    recall = correct / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return PairwiseScore(precision, recall, f1, true, predicted, correct, wrong, missed)
 
 
 def labels_of(items: Sequence[LabelledItem]) -> dict[str, str] | None:
@@ -126,3 +194,14 @@ def labels_of(items: Sequence[LabelledItem]) -> dict[str, str] | None:
     if not items or any(it.story is None for it in items):
         return None
     return {it.id: it.story for it in items if it.story is not None}
+
+
+def pooled(scores: Sequence[PairwiseScore]) -> PairwiseScore:
+    """Several files' scores as one: pairs never cross files, so counts add up."""
+    return _score(
+        sum(s.true_pairs for s in scores),
+        sum(s.predicted_pairs for s in scores),
+        sum(s.correct_pairs for s in scores),
+        tuple(p for s in scores for p in s.wrong_merges),
+        tuple(p for s in scores for p in s.missed),
+    )

@@ -45,13 +45,15 @@ _CEASEFIRE = _toks("ceasefire truce")
 _TALKS = _toks("talks dialogue negotiations mediation mediate jirga")
 _CLOSURE = _toks("closed closure closes reopen reopens reopened suspended")
 # Speech acts: the headline reports what someone said, not the event they spoke about.
-_SPEECH = _toks(
+_SPEECH_WORDS = (
     "warns warned urges urged slams slammed hails hailed condemns condemned calls called "
     "assails assailed hopes hoped asserts asserted rejects rejected vows vowed demands "
     "criticises criticizes seeks sought offers offered welcomes welcomed supports "
     "violates concerned concerns voices denounces accuses accused blames briefs "
     "underscores stresses insists reiterates lauds praises refutes denies rubbishes"
 )
+_SPEECH = _toks(_SPEECH_WORDS)
+_SPEECH_SURFACE = frozenset(_SPEECH_WORDS.split())  # as written, to find where one is
 # A modal in the predicate is a claim or a warning, not a report of what happened
 # ("hostilities can resume", "provocation will be met with a befitting response").
 _MODAL = re.compile(r"\b(?:will|would|can|could|may|might|must|should|cannot|can't)\b")
@@ -83,11 +85,18 @@ _SPEAKER_RE = [(re.compile(p), s) for p, s in _SPEAKERS]
 # press conferences, events of their own):
 # their attribution does not make a report of a clash a statement.
 _EVENT_SOURCES = frozenset({"tarar"})
+_ATTRIBUTION_WORDS = 6  # ": Defence Minister Khawaja Asif"; longer tails are news
+_SAYS = frozenset({"says", "said", "tells", "told"})  # stop words, so not among tokens
+# "X tells Y" addresses someone: a speech act. ("Pakistan says 19 posts captured" reports
+# an event through its source, so "says" alone is not one.)
+_TELLS = frozenset({"tells", "told"})
+_SAYS_TAIL = re.compile(r",\s*(?:says|said)\s+([^,;:]{1,60})$")
 _MIN_HEADLINE_WORDS = 3  # "Afghan clashes", "Terror surge": editorial titles, no event
 # "Pakistan hopes …", "Pakistan urges …": the state speaking through its foreign office.
 _STATE_VOICE = re.compile(r"^pakistan(?:'s)?\s+(\w+)")
-# Background, not the predicate: "… amid border clashes", "… in response to aggression".
-_BACKGROUND = re.compile(r"\b(?:amid|amidst|in response to|in the wake of)\b.*$")
+# Background, not the predicate: "… amid border clashes", "… in response to aggression",
+# "Delegations reconvene following Pakistan's response".
+_BACKGROUND = re.compile(r"\b(?:amid|amidst|in response to|in the wake of|following|after)\b.*$")
 _NO_EVENT = re.compile(r"^(?:fact[ -]?check|situationer|editorial|explainer|opinion)\b")
 # The other side, for events between the two states' forces.
 AFGHAN_SIDE = _toks("afghan afghanistan taliban kabul kandahar")
@@ -108,6 +117,30 @@ class Event:
         return f"{self.kind}{who}"
 
 
+def _named(text: str) -> set[str]:
+    return {s for rx, s in _SPEAKER_RE if rx.search(text)}
+
+
+def _speakers(folded: str) -> set[str]:
+    """Who speaks in a headline: the attribution when there is one ("…: FO", "…, says
+    Gohar", "Asif tells Kabul …"), since other names are what the speaker spoke about
+    ("Pakistan seeks peace: Shehbaz tells Ibrahim" is the PM, not the foreign office);
+    every speaker named when there is none."""
+    _, colon, tail = folded.rpartition(":")
+    if colon and len(tail.split()) <= _ATTRIBUTION_WORDS and (who := _named(tail)):
+        return who
+    says = _SAYS_TAIL.search(folded)
+    if says is not None and (who := _named(says[1])):
+        return who
+    words = folded.split()
+    for i, word in enumerate(words):
+        if word in _SAYS or word.strip(",'\"") in _SPEECH_SURFACE:
+            if who := _named(" ".join(words[:i])):
+                return who
+            break
+    return _named(folded)
+
+
 def event_of(title: str, summary_tokens: tuple[str, ...] = ()) -> Event | None:
     """The event signature of a headline, or None when it reports no event we can type."""
     folded = fold(title).replace("’", "'").strip(" '\"‘“")
@@ -122,21 +155,24 @@ def event_of(title: str, summary_tokens: tuple[str, ...] = ()) -> Event | None:
     head = frozenset(tokens(predicate)) if predicate != folded else frozenset(every_toks)
     every = frozenset(every_toks)
     afghan = bool((every | frozenset(summary_tokens)) & AFGHAN_SIDE)
-    speakers = {s for rx, s in _SPEAKER_RE if rx.search(folded)}
+    speakers = _speakers(folded)
     voice = _STATE_VOICE.match(folded)
-    if voice is not None and frozenset(tokens(voice[1])) & _SPEECH:
+    if not speakers and voice is not None and frozenset(tokens(voice[1])) & _SPEECH:
         speakers.add("fo")
     speaking = frozenset(speakers)
-    if head & _SPEECH or _MODAL.search(predicate):
+    told = any(w in _TELLS for w in predicate.split())
+    if head & _SPEECH or _MODAL.search(predicate) or told:
         return Event("statement", speaking, afghan)
     fighting = head & _CLASH or (head & _KILL and every & AFGHAN_SIDE)
     if fighting and speaking <= _EVENT_SOURCES:
         return Event("clash", speaking, afghan)
     if head & _STRIKE and not speaking:
         return Event("strike", speaking, afghan)
-    if speaking:
-        return Event("statement", speaking, afghan)
+    # An event attributed to its source ("… to hold talks in Doha: FO", "ceasefire agreed:
+    # defence minister") reports the event; the name is where the news came from.
     for kind, words in (("ceasefire", _CEASEFIRE), ("talks", _TALKS), ("closure", _CLOSURE)):
         if head & words:
             return Event(kind, speaking, afghan)
+    if speaking:
+        return Event("statement", speaking, afghan)
     return None

@@ -15,10 +15,14 @@ import struct
 from dataclasses import dataclass
 
 from monitor.cluster.event import Event, event_of
-from monitor.cluster.text import GENERIC, extract_numbers, places_in, strip_boilerplate, tokens
+from monitor.cluster.gazetteer import places_named
+from monitor.cluster.identity import NO_IDENTITY, Identity, identity_of
+from monitor.cluster.text import extract_numbers, strip_boilerplate, tokens
+from monitor.cluster.weights import total, weight
 
 __all__ = [
     "BANDS",
+    "DISTINCTIVE",
     "LEAD_TOKENS",
     "ROWS",
     "Fingerprint",
@@ -30,6 +34,7 @@ __all__ = [
 LEAD_TOKENS = 40  # the lead is what outlets copy; deeper text drifts into background
 BANDS = 16
 ROWS = 2  # 2 rows a band: a pair sharing ~30% of distinctive words meets with p ≈ 0.8
+DISTINCTIVE = 0.3  # word weight below which a word is too common to look reports up by
 _TITLE_PAIR_WORDS = 8  # distinctive title words whose pairs become keys
 # One 64-byte BLAKE2b digest of a word gives 16 independent 32-bit hashes; two digests
 # with different personalisation give the BANDS * ROWS = 32 MinHash functions. Fixed
@@ -49,7 +54,7 @@ class Fingerprint:
     exact_key: str  # same normalised title and lead ⇔ same key
     numbers: frozenset[int]  # figures in title and lead (years excluded)
     title_numbers: frozenset[int]
-    places: frozenset[str]  # gazetteer places in title and lead
+    places: frozenset[str]  # gazetteer places (cluster.gazetteer ids) in title and lead
     # The distinct words of the title, and of title and lead, in order of first use: what
     # decide compares. Tuples, not sets: a neighbour's fingerprint is kept by the thousand,
     # and a tuple takes a fifth of a set's room; decide makes sets of the candidate's alone.
@@ -57,10 +62,12 @@ class Fingerprint:
     text_words: tuple[str, ...] = ()
     event: Event | None = None  # what kind of event the headline reports (cluster.event)
     # Worked out once here rather than for every pair compared (decide runs per candidate
-    # pair, often a hundred per item): beat-generic tokens in each set, places in the title.
-    title_generic: int = 0
-    text_generic: int = 0
+    # pair, often a hundred per item): the summed word weights (cluster.weights) of each
+    # set, places in the title.
+    title_weight: float = 0.0
+    text_weight: float = 0.0
     title_places: frozenset[str] = frozenset()
+    identity: Identity = NO_IDENTITY  # place, figures, round the headline states
 
 
 def _short(text: str, prefix: str) -> str:
@@ -111,14 +118,18 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     """Fingerprint of an item from its title and summary. Pure, deterministic, never raises
     on text (any script, any length)."""
     title_toks = tokens(title)
-    lead_toks = tokens(strip_boilerplate(summary))[:LEAD_TOKENS]
+    lead_text = strip_boilerplate(summary)
+    lead_toks = tokens(lead_text)[:LEAD_TOKENS]
     both = title_toks + lead_toks
-    distinctive = frozenset(w for w in both if w not in GENERIC)
+    # Words most of the corpus uses would make every pair of reports a candidate.
+    distinctive = frozenset(w for w in both if weight(w) >= DISTINCTIVE)
     signature = _minhash(distinctive)
-    title_distinct = [w for w in dict.fromkeys(title_toks) if w not in GENERIC]
+    title_distinct = [w for w in dict.fromkeys(title_toks) if weight(w) >= DISTINCTIVE]
     event = event_of(title, tuple(lead_toks))
     exact = _short(" ".join(title_toks) + "\x1e" + " ".join(lead_toks), "x")
-    places = places_in(both)
+    title_places = places_named(title)
+    # The lead's places as far as the lead tokens reach (stop words make words > tokens).
+    places = title_places | places_named(" ".join(lead_text.split()[: 2 * LEAD_TOKENS]))
     title_words, text_words = tuple(dict.fromkeys(title_toks)), tuple(dict.fromkeys(both))
     return Fingerprint(
         title_tokens=tuple(title_toks),
@@ -132,7 +143,8 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         title_words=title_words,
         text_words=text_words,
         event=event,
-        title_generic=len(GENERIC.intersection(title_words)),
-        text_generic=len(GENERIC.intersection(text_words)),
-        title_places=places.intersection(title_words),
+        title_weight=total(title_words),
+        text_weight=total(text_words),
+        title_places=title_places,
+        identity=identity_of(title, title_toks),
     )

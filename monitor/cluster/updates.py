@@ -13,16 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.cluster.fingerprint import Fingerprint
-from monitor.cluster.text import extract_numbers, tokens
+from monitor.cluster.identity import casualties
 
 __all__ = ["StoryFacts", "facts_of", "is_update", "merge_facts"]
-
-_CASUALTY_WORDS: dict[str, str] = {
-    **dict.fromkeys(tokens("killed"), "killed"),
-    **dict.fromkeys(tokens("martyred"), "martyred"),
-    **dict.fromkeys(tokens("injured"), "injured"),
-}
-_REACH = 3  # "23 troops martyred", "killed at least 8": the figure sits within 3 words
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +29,10 @@ class StoryFacts:
         return dict(self.casualties).get(kind)
 
 
-def _casualties(toks: Iterable[str]) -> dict[str, int]:
-    seq = list(toks)
-    found: dict[str, int] = {}
-    for i, tok in enumerate(seq):
-        kind = _CASUALTY_WORDS.get(tok)
-        if kind is None:
-            continue
-        window = seq[max(0, i - _REACH) : i + _REACH + 1]
-        numbers = extract_numbers(window)
-        if numbers:
-            found[kind] = max(found.get(kind, 0), max(numbers))
-    return found
-
-
 def facts_of(fp: Fingerprint) -> StoryFacts:
     """The facts one item reports (title and lead)."""
-    figures = _casualties(fp.title_tokens)
-    for kind, value in _casualties(fp.lead_tokens).items():
+    figures = casualties(fp.title_tokens)
+    for kind, value in casualties(fp.lead_tokens).items():
         figures[kind] = max(figures.get(kind, 0), value)
     return StoryFacts(tuple(sorted(figures.items())), fp.places)
 

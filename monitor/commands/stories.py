@@ -1,9 +1,10 @@
 """The `stories` command group: story clustering from the command line.
 
-Owns `stories eval LABELS.csv [--json]`, which clusters a labels file as the pipeline
-would (publication order, in memory, no database) and scores it pairwise against the
-`story` column when there is one, and `stories list [--since 24h]` / `stories show ID`,
-which read the stories the pipeline stored and say why each report joined its story.
+Owns `stories eval LABELS.csv... [--json]`, which clusters each labels file as the
+pipeline would (publication order, in memory, no database) and scores it pairwise against
+the `story` column when there is one, per file and pooled, and `stories list [--since
+24h]` / `stories show ID`, which read the stories the pipeline stored and say why each
+report joined its story.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from pathlib import Path
 import click
 
 from monitor.cluster.decide import ClusterSettings
-from monitor.cluster.evaluate import cluster_items, labels_of, pairwise, read_items
+from monitor.cluster.evaluate import (
+    LabelsError,
+    PairwiseScore,
+    cluster_items,
+    labels_of,
+    pairwise,
+    pooled,
+    read_items,
+)
 from monitor.commands.common import echo_json, open_store
 
 __all__ = ["stories"]
@@ -106,60 +115,108 @@ def show_command(ctx: click.Context, story_id: int, as_json: bool) -> None:
             click.echo(f"  {_when(when)}  {reason}")
 
 
+def _figures(score: PairwiseScore) -> dict[str, object]:
+    return {
+        "precision": round(score.precision, 4),
+        "recall": round(score.recall, 4),
+        "f1": round(score.f1, 4),
+        "true_pairs": score.true_pairs,
+        "predicted_pairs": score.predicted_pairs,
+        "correct_pairs": score.correct_pairs,
+    }
+
+
+def _line(score: PairwiseScore) -> str:
+    return (
+        f"pairwise precision {score.precision:.3f}  recall {score.recall:.3f}  "
+        f"F1 {score.f1:.3f}  ({score.correct_pairs} of {score.predicted_pairs} predicted "
+        f"pairs correct; {score.true_pairs} labelled pairs)"
+    )
+
+
 @stories.command("eval")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "labels", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--window-hours", type=float, default=None, help="Override the time window.")
-def eval_command(labels: Path, as_json: bool, window_hours: float | None) -> None:
-    """Cluster LABELS.csv and score pairwise precision and recall against its `story` column."""
+def eval_command(labels: tuple[Path, ...], as_json: bool, window_hours: float | None) -> None:
+    """Cluster each LABELS.csv and score pairwise precision and recall against its `story`
+    column: figures per file, then pooled over the files (pairs never cross files).
+
+    With --json: the pooled figures and `clusters` (item id → story id, story ids distinct
+    across files) at the top, and each file's figures under `files`."""
     settings = ClusterSettings()
     if window_hours is not None:
         settings = ClusterSettings(window_hours=window_hours)
-    items = read_items(labels)
-    clusters = cluster_items(items, settings)
-    truth = labels_of(items)
-    by_id = {it.id: it for it in items}
+    try:
+        loaded = [(path, read_items(path)) for path in labels]
+    except LabelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    clusters: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    first_file: dict[str, Path] = {}
+    files: list[tuple[Path, int, dict[str, int], PairwiseScore | None]] = []
+    offset = 0  # story ids of each file follow the previous file's
+    for path, items in loaded:
+        own = cluster_items(items, settings)
+        for item in items:
+            if item.id in first_file:
+                raise click.ClickException(
+                    f"{path}: id {item.id!r} is also in {first_file[item.id]}: "
+                    "ids must be unique across the files"
+                )
+            first_file[item.id] = path
+            titles[item.id] = item.title
+        base = offset
+        clusters.update({item_id: base + sid for item_id, sid in own.items()})
+        offset = max(clusters.values(), default=offset)
+        truth = labels_of(items)
+        files.append((path, len(items), own, pairwise(truth, own) if truth else None))
+    scores = [score for *_, score in files if score is not None]
+    total = pooled(scores) if scores else None
     cluster_count = len(set(clusters.values()))
     if as_json:
-        out: dict[str, object] = {"items": len(items), "cluster_count": cluster_count}
-        if truth is not None:
-            score = pairwise(truth, clusters)
-            out.update(
-                precision=round(score.precision, 4),
-                recall=round(score.recall, 4),
-                f1=round(score.f1, 4),
-                true_pairs=score.true_pairs,
-                predicted_pairs=score.predicted_pairs,
-                correct_pairs=score.correct_pairs,
-                wrong_merges=[list(p) for p in score.wrong_merges],
-                missed=[list(p) for p in score.missed],
-            )
+        out: dict[str, object] = {"items": len(clusters), "cluster_count": cluster_count}
+        if total is not None:
+            out.update(_figures(total))
+            out["wrong_merges"] = [list(p) for p in total.wrong_merges]
+            out["missed"] = [list(p) for p in total.missed]
+        out["files"] = [
+            {
+                "file": str(path),
+                "items": count,
+                "cluster_count": len(set(own.values())),
+                **(_figures(score) if score is not None else {}),
+            }
+            for path, count, own, score in files
+        ]
         out["clusters"] = clusters
         click.echo(json.dumps(out, ensure_ascii=False))
         return
 
-    sizes = Counter(clusters.values())
-    click.echo(
-        f"{len(items)} items in {cluster_count} clusters "
-        f"({sum(1 for n in sizes.values() if n > 1)} with two or more items)"
-    )
-    if truth is None:
+    for path, count, own, score in files:
+        sizes = Counter(own.values())
+        click.echo(
+            f"{path}: {count} items in {len(sizes)} clusters "
+            f"({sum(1 for n in sizes.values() if n > 1)} with two or more items)"
+        )
+        if score is not None:
+            click.echo("  " + _line(score))
+    if len(files) > 1 and total is not None:
+        click.echo(f"pooled over {len(scores)} labelled files: {_line(total)}")
+    if total is None:
+        sizes = Counter(clusters.values())
         for story_id, size in sorted(sizes.items()):
             if size > 1:
                 click.echo(f"\nstory {story_id}:")
                 for item_id, sid in clusters.items():
                     if sid == story_id:
-                        click.echo(f"  {item_id}  {by_id[item_id].title}")
+                        click.echo(f"  {item_id}  {titles[item_id]}")
         return
-    score = pairwise(truth, clusters)
-    click.echo(
-        f"pairwise precision {score.precision:.3f}  recall {score.recall:.3f}  "
-        f"F1 {score.f1:.3f}  ({score.correct_pairs} of {score.predicted_pairs} predicted "
-        f"pairs correct; {score.true_pairs} labelled pairs)"
-    )
-    for heading, pairs in (("wrongly merged", score.wrong_merges), ("missed", score.missed)):
+    for heading, pairs in (("wrongly merged", total.wrong_merges), ("missed", total.missed)):
         click.echo(f"\n{heading} ({len(pairs)}):")
         for a, b in pairs[:_SHOW_PAIRS]:
-            click.echo(f"  {a}  {by_id[a].title[:70]}\n  {b}  {by_id[b].title[:70]}\n")
+            click.echo(f"  {a}  {titles[a][:70]}\n  {b}  {titles[b][:70]}\n")
         if len(pairs) > _SHOW_PAIRS:
             click.echo(f"  … and {len(pairs) - _SHOW_PAIRS} more")

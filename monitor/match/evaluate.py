@@ -98,36 +98,40 @@ def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledIt
     as the pipeline's normaliser does before matching.
     """
     reader = csv.DictReader(lines)
-    columns = reader.fieldnames or []
+    columns = list(reader.fieldnames or [])
     for name in REQUIRED_COLUMNS:
         if name not in columns:
-            raise LabelsError(
-                file, 1, name, f"missing column (the header has: {', '.join(columns)})"
-            )
+            have = ", ".join(columns)
+            raise LabelsError(file, 1, None, f"missing column {name!r} (the header has: {have})")
+
+    def column(name: str) -> int:
+        return columns.index(name) + 1
+
     items = []
     first_line: dict[str, int] = {}
+    line = reader.line_num + 1  # where the next record starts (a field may span lines)
     for row in reader:
-        line = reader.line_num
-
+        start, line = line, reader.line_num + 1
         item_id = (row.get("id") or "").strip()
         if not item_id:
-            raise LabelsError(file, line, "id", "empty id")
+            raise LabelsError(file, start, column("id"), "empty id")
         if item_id in first_line:
+            first = first_line[item_id]
             raise LabelsError(
-                file, line, "id", f"duplicate id {item_id!r} (first on line {first_line[item_id]})"
+                file, start, column("id"), f"duplicate id {item_id!r} (first on line {first})"
             )
-        first_line[item_id] = line
+        first_line[item_id] = start
         topic = (row.get("topic") or "").strip()
         if topic and topic not in TOPICS:
+            known = ", ".join(sorted(TOPICS))
             raise LabelsError(
-                file,
-                line,
-                "topic",
-                f"unknown topic {topic!r} (expected one of: {', '.join(sorted(TOPICS))})",
+                file, start, column("topic"), f"unknown topic {topic!r} (expected one of: {known})"
             )
-        relevant = _flag(row, "relevant", file, line)
+        relevant = _flag(row, columns, "relevant", file, start)
         # An item labelled not relevant is not an alert, whatever the column says.
-        alert = bool(relevant and _flag(row, "alert", file, line)) if "alert" in columns else None
+        alert = None
+        if "alert" in columns:
+            alert = bool(relevant and _flag(row, columns, "alert", file, start))
         items.append(
             LabelledItem(
                 id=item_id,
@@ -145,10 +149,13 @@ def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledIt
     return items
 
 
-def _flag(row: Mapping[str, str | None], column: str, file: str, line: int) -> bool | None:
+def _flag(
+    row: Mapping[str, str | None], columns: list[str], column: str, file: str, line: int
+) -> bool | None:
     raw = (row.get(column) or "").strip()
     if raw not in ("", "0", "1"):
-        raise LabelsError(file, line, column, f"expected 0, 1 or empty, got {raw!r}")
+        where = columns.index(column) + 1
+        raise LabelsError(file, line, where, f"{column}: expected 0, 1 or empty, got {raw!r}")
     return None if raw == "" else raw == "1"
 
 
