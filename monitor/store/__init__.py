@@ -36,6 +36,7 @@ from monitor.store.stories import (
     StoryItemRow,
     StoryRow,
 )
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
 __all__ = [
@@ -193,16 +194,18 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
         if not new:
             return []
         items = _table(t.Item)
-        feed_ids = {n.item.feed_id for n in new}
+        known: set[tuple[int, str]] = set()
         with self.engine.connect() as conn:
-            known = {
-                (f, k)
-                for f, k in conn.execute(
-                    sa.select(items.c.feed_id, items.c.key).where(
-                        items.c.feed_id.in_(feed_ids), items.c.key.in_([n.item.key for n in new])
+            for part in chunks(new):
+                known.update(
+                    (f, k)
+                    for f, k in conn.execute(
+                        sa.select(items.c.feed_id, items.c.key).where(
+                            items.c.feed_id.in_({n.item.feed_id for n in part}),
+                            items.c.key.in_([n.item.key for n in part]),
+                        )
                     )
                 )
-            }
             known |= self._seen_before(conn, new)
         return [n for n in new if (n.item.feed_id, n.item.key) not in known]
 

@@ -35,7 +35,20 @@ def make_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    sa.event.listen(engine, "connect", _postgresql_on_connect)
+    return engine
+
+
+def _postgresql_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # psycopg prepares a statement run five times, and PostgreSQL then plans it once for any
+    # parameters. For a chunk of an IN list (monitor.store.tables.chunks) such a plan
+    # compares each of a feed's stored items with every one of 500 keys: seconds a
+    # statement, minutes for a large feed document, where a plan for the values takes
+    # milliseconds. Our statements are small; planning each again costs little.
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

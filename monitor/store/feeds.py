@@ -21,6 +21,7 @@ from monitor.errors import MonitorError
 from monitor.models import FeedState
 from monitor.settings import FeedConfig
 from monitor.store import tables as t
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
 
@@ -188,14 +189,20 @@ class FeedsMixin:
     ) -> list[FeedState]:
         """Enabled feeds whose next check has come (all of them with ignore_schedule)."""
         query = select(t.Feed).where(col(t.Feed.enabled), ~col(t.Feed.gone), ~col(t.Feed.removed))
-        if names is not None:
-            query = query.where(col(t.Feed.name).in_(list(names)))
         if not ignore_schedule:
             query = query.where(
                 sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
             )
+        query = query.order_by(col(t.Feed.id))
         with Session(self.engine) as s:
-            return [feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
+            if names is None:
+                return [feed_state(f) for f in s.exec(query)]
+            found = [  # a statement per chunk of names, put back in order
+                f
+                for part in chunks(list(dict.fromkeys(names)))
+                for f in s.exec(query.where(col(t.Feed.name).in_(part)))
+            ]
+            return [feed_state(f) for f in sorted(found, key=lambda f: f.id or 0)]
 
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""

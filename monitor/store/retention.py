@@ -16,12 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.store import tables as t
+from monitor.store.tables import CHUNK, chunks
 from monitor.store.tables import table_of as _table
 
 if TYPE_CHECKING:
     from monitor.store import NewItem
-
-BATCH = 500
 
 
 class RetentionMixin:
@@ -45,7 +44,7 @@ class RetentionMixin:
                         items.c.content_hash,
                     )
                     .where(items.c.fetched < before)
-                    .limit(BATCH)
+                    .limit(CHUNK)  # the ids below are one IN list
                 ).all()
                 if not rows:
                     return total
@@ -74,23 +73,24 @@ class RetentionMixin:
 
     def _seen_before(self, conn: sa.Connection, new: Sequence[NewItem]) -> set[tuple[int, str]]:
         """(feed, key) of the items that a tombstone or a same-content item already covers."""
-        feeds = list({n.item.feed_id for n in new})
-        keys = [n.item.key for n in new]
         seen: set[tuple[int, str]] = set()
-        for f, k in conn.execute(_TOMBSTONED, {"feeds": feeds, "keys": keys}):
-            seen.add((f, k))
-        urls = [n.canonical_url for n in new if n.canonical_url]
-        if urls:
-            prints: set[tuple[int, str | None, str]] = set()
-            for query in _SAME_CONTENT:
-                prints.update(
-                    (row[0], row[1], row[2])
-                    for row in conn.execute(query, {"feeds": feeds, "urls": urls})
-                )
-            for n in new:
-                it = n.item
-                if (it.feed_id, n.canonical_url, it.content_hash) in prints:
-                    seen.add((it.feed_id, it.key))
+        for part in chunks(new):
+            feeds = list({n.item.feed_id for n in part})
+            keys = [n.item.key for n in part]
+            for f, k in conn.execute(_TOMBSTONED, {"feeds": feeds, "keys": keys}):
+                seen.add((f, k))
+            urls = list({n.canonical_url for n in part if n.canonical_url})
+            if urls:
+                prints: set[tuple[int, str | None, str]] = set()
+                for query in _SAME_CONTENT:
+                    prints.update(
+                        (row[0], row[1], row[2])
+                        for row in conn.execute(query, {"feeds": feeds, "urls": urls})
+                    )
+                for n in part:
+                    it = n.item
+                    if (it.feed_id, n.canonical_url, it.content_hash) in prints:
+                        seen.add((it.feed_id, it.key))
         return seen
 
 
@@ -103,9 +103,14 @@ _TOMBS = _table(t.ItemTombstone)
 _TOMBSTONED = sa.select(_TOMBS.c.feed_id, _TOMBS.c.key).where(
     _TOMBS.c.feed_id.in_(_in("feeds")), _TOMBS.c.key.in_(_in("keys"))
 )
-_SAME_CONTENT = tuple(
-    sa.select(table.c.feed_id, table.c.canonical_url, table.c.content_hash).where(
-        table.c.feed_id.in_(_in("feeds")), table.c.canonical_url.in_(_in("urls"))
-    )
-    for table in (_table(t.Item), _TOMBS)
+_ITEMS = _table(t.Item)
+_SAME_CONTENT = (
+    # Items by URL alone (the caller matches the feed): given the feed too, SQLite walked
+    # every stored item of the feed for each chunk of URLs, instead of the URL index.
+    sa.select(_ITEMS.c.feed_id, _ITEMS.c.canonical_url, _ITEMS.c.content_hash).where(
+        _ITEMS.c.canonical_url.in_(_in("urls"))
+    ),
+    sa.select(_TOMBS.c.feed_id, _TOMBS.c.canonical_url, _TOMBS.c.content_hash).where(
+        _TOMBS.c.feed_id.in_(_in("feeds")), _TOMBS.c.canonical_url.in_(_in("urls"))
+    ),
 )
