@@ -187,12 +187,11 @@ class FeedsMixin:
     def due_feeds(
         self, now: datetime, *, names: Iterable[str] | None = None, ignore_schedule: bool = False
     ) -> list[FeedState]:
-        """Enabled feeds whose next check has come (all of them with ignore_schedule)."""
+        """Enabled feeds whose next check has come (all of them with ignore_schedule); see
+        `due` for one set by a clock that ran fast."""
         query = select(t.Feed).where(col(t.Feed.enabled), ~col(t.Feed.gone), ~col(t.Feed.removed))
         if not ignore_schedule:
-            query = query.where(
-                sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
-            )
+            query = query.where(due(col(t.Feed.next_check), now))
         query = query.order_by(col(t.Feed.id))
         with Session(self.engine) as s:
             if names is None:
@@ -384,6 +383,16 @@ class FeedsMixin:
                 )
             )
         return out
+
+
+def due(next_check: Any, now: datetime) -> sa.ColumnElement[bool]:
+    """In SQL: a feed's next check (the column `next_check`) has come at `now`, was never
+    set, or lies further ahead than any wait the scheduler sets (a clock that ran fast)."""
+    return sa.or_(
+        next_check.is_(None),
+        next_check <= now,
+        next_check > sources.latest_next_check(now),
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
 from monitor.store import tables as t
-from monitor.store.feeds import feed_state
+from monitor.store.feeds import due, feed_state
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
@@ -62,7 +62,7 @@ class LeasesMixin:
             sa.or_(f.c.lease_until.is_(None), f.c.lease_until < now, f.c.lease_owner == owner),
         )
         if not ignore_schedule:
-            query = query.where(sa.or_(f.c.next_check.is_(None), f.c.next_check <= now))
+            query = query.where(due(f.c.next_check, now))
         skip = set(exclude)
         query = query.order_by(f.c.next_check.is_not(None), f.c.next_check, f.c.id).limit(
             None if limit is None else limit + len(skip)
