@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import re
 import smtplib
-import socket
 import ssl
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,12 +32,12 @@ from pathlib import Path
 
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
-from monitor.owners import died_here
+from monitor.owners import died_here, lease_owner
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
 
 # Who claims a digest copy while sending it: this process, on this host.
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = lease_owner(tag=False)
 
 log = logging.getLogger(__name__)
 
