@@ -124,6 +124,10 @@ def _poll_leased(
                 ignore_schedule=ignore_schedule,
                 limit=limit,
                 exclude=done,
+                # The lease counts from this claim, not from the pass's start: a batch
+                # claimed late in a long pass would get a lease that had already expired.
+                # What is due is still judged at `now`, from which the pass schedules.
+                claimed_at=datetime.now(UTC),
             )
             if not feeds:
                 break

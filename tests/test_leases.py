@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import RELEVANT_RSS, write_config
-from servers import FeedServer
+from servers import FeedServer, Request, Response
 
 from monitor.match import Matcher
 from monitor.owners import Owner, died_here, lease_owner, parse_owner, process_space, start_time
@@ -129,3 +129,24 @@ def test_a_pass_takes_over_the_leases_of_a_pid_that_was_reused(
         assert poll(settings, store, matcher).feeds_polled == 1
         assert store.lease_owners() == []
     assert feed_server.hits["/f.xml"] == 1
+
+
+def test_a_batch_claimed_late_in_a_pass_holds_a_live_lease(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    # A pass that began two hours ago (leases of ten minutes) claims a batch now: while the
+    # feed is fetched, no other process can take it.
+    taken: list[list[str]] = []
+
+    def answer(_request: Request) -> Response:
+        with Store(db_url) as other:
+            claimed = other.claim_feeds("other", datetime.now(UTC), timedelta(minutes=10))
+            taken.append([f.name for f in claimed])
+        return Response(200, RELEVANT_RSS, {"Content-Type": "application/rss+xml"})
+
+    url = feed_server.route("/f.xml", answer)
+    extra = "[daemon]\nlease_seconds = 600\n"
+    with monitor(tmp_path, db_url, [("f", url)], extra) as (settings, store, matcher):
+        began = datetime.now(UTC) - timedelta(hours=2)
+        assert poll(settings, store, matcher, now=began).feeds_polled == 1
+    assert taken == [[]]

@@ -46,6 +46,7 @@ class LeasesMixin:
         ignore_schedule: bool = False,
         limit: int | None = None,
         exclude: Collection[int] = (),
+        claimed_at: datetime | None = None,
     ) -> list[FeedState]:
         """Lease the due feeds no other live daemon holds; return them, most overdue first.
 
@@ -53,13 +54,18 @@ class LeasesMixin:
         pass of thousands of feeds a NOT IN list would outgrow the bind parameters a
         statement may have. Few of them are still due (a recorded feed's next check lies
         ahead), so the query asks for that many more rows and rarely gets them.
+
+        What is due is judged at `now` (the pass's time, from which it schedules); leases
+        are judged and given from `claimed_at`, the present (default `now`): a pass that
+        claims a batch long after it began gives it a lease that has not expired yet.
         """
         f = _table(t.Feed)
+        at = now if claimed_at is None else claimed_at
         query = sa.select(f).where(
             f.c.enabled,
             ~f.c.gone,
             ~f.c.removed,
-            sa.or_(f.c.lease_until.is_(None), f.c.lease_until < now, f.c.lease_owner == owner),
+            sa.or_(f.c.lease_until.is_(None), f.c.lease_until < at, f.c.lease_owner == owner),
         )
         if not ignore_schedule:
             query = query.where(due(f.c.next_check, now))
@@ -86,7 +92,7 @@ class LeasesMixin:
                 conn.execute(
                     sa.update(f)
                     .where(f.c.id.in_(part))
-                    .values(lease_owner=owner, lease_until=now + lease)
+                    .values(lease_owner=owner, lease_until=at + lease)
                 )
         return [feed_state(r) for r in rows]
 
