@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import run, write_config
 
 from monitor.models import Item
-from monitor.store import NewItem, Store
+from monitor.store import FetchOutcome, NewItem, Store, engine
 
 
 def over_the_limit(url: str) -> int:
@@ -57,3 +62,46 @@ def test_lists_longer_than_a_statement_takes(db_url: str) -> None:
         claimed = store.claim_feeds("x", now, lease, names=names, exclude=others)
         assert [f.name for f in claimed] == ["many"]
         assert store.claim_feeds("x", now, lease, exclude=[feed.id, *others]) == []
+
+
+def test_reads_do_not_wait_for_a_writer(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process holds SQLite's write lock (a pass storing a large feed). Health
+    # checks, listings and the CLI read the last commit meanwhile; waiting for the lock,
+    # they would fail after the busy timeout (shortened here to a second).
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_S", 1)
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("f", "http://127.0.0.1:9/f.xml")])
+    assert run(config, "feeds", "list").exit_code == 0  # the config's feed is stored
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE feed SET note = 'uncommitted'")
+        with Store(sqlite_url) as store:
+            store.ping()
+            (health,) = store.feed_health()
+            assert health.name == "f"
+            assert [f.name for f in store.due_feeds(datetime.now(UTC))] == ["f"]
+            assert store.feed_state("f").name == "f"
+            assert store.daemons() == [] and store.lease_owners() == []
+            assert store.story_rows() == [] and store.story_items(1) == []
+            assert store.item_with_matches(1) is None
+            assert store.new_only(items(store.feed_state("f").id, 3, datetime.now(UTC)))
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                store.record_fetch(1, FetchOutcome(datetime.now(UTC), datetime.now(UTC), True))
+        result = run(config, "feeds", "list")
+        assert result.exit_code == 0, result.output
+        assert "127.0.0.1:9/f.xml" in result.output
+    finally:
+        writer.close()
+
+
+def test_a_read_only_transaction_on_postgresql_refuses_writes(pg_url: str) -> None:
+    eng = engine.make_engine(pg_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="read-only"), engine.reading(eng) as conn:
+            conn.execute(sa.text("UPDATE feed SET note = 'x'"))
+        with eng.begin() as conn:  # the connection is writable again once back in the pool
+            conn.execute(sa.text("UPDATE feed SET note = 'x'"))
+    finally:
+        eng.dispose()

@@ -24,7 +24,7 @@ from monitor.cluster.fingerprint import Fingerprint
 from monitor.models import Item, Match, Span
 from monitor.store import tables as t
 from monitor.store.digests import DigestRow, DigestsMixin
-from monitor.store.engine import check_schema, make_engine
+from monitor.store.engine import check_schema, make_engine, reading
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.recent_keys import RecentKeys
@@ -195,7 +195,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
             return []
         items = _table(t.Item)
         known: set[tuple[int, str]] = set()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             for part in chunks(new):
                 known.update(
                     (f, k)
@@ -232,7 +232,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
     def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
         """A stored item (as an Item) and the matches recorded for it, or None."""
         items, feeds, matches = _table(t.Item), _table(t.Feed), _table(t.ItemMatch)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = (
                 conn.execute(
                     sa.select(items, feeds.c.name.label("source"), feeds.c.language)
@@ -282,7 +282,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
             s.commit()
 
     def daemons(self) -> list[DaemonInfo]:
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             rows = s.exec(select(t.DaemonBeat).order_by(col(t.DaemonBeat.started).desc()))
             return [
                 DaemonInfo(r.id, r.host, r.pid, r.started, r.last_tick, r.next_tick, r.stopped)
@@ -304,7 +304,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             conn.execute(sa.text("SELECT 1"))
 
 

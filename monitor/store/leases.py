@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.models import FeedState
 from monitor.store import tables as t
+from monitor.store.engine import reading
 from monitor.store.feeds import due, feed_state
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
@@ -108,7 +109,7 @@ class LeasesMixin:
 
     def lease_owners(self) -> list[str]:
         f = _table(t.Feed)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [
                 str(o)
                 for o in conn.execute(
@@ -119,7 +120,7 @@ class LeasesMixin:
     def live_daemons(self, now: datetime, within: timedelta) -> int:
         """Daemons whose heartbeat is recent and who have not said they stopped."""
         b = _table(t.DaemonBeat)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(
                 conn.execute(
                     sa.select(sa.func.count()).where(

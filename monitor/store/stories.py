@@ -32,6 +32,7 @@ from monitor.cluster import (
 from monitor.cluster import index_keys as cluster_index_keys
 from monitor.cluster.index import MAX_POSTINGS, tie
 from monitor.store import tables as t
+from monitor.store.engine import reading
 from monitor.store.recent_keys import RecentKeys, Row
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
@@ -429,7 +430,7 @@ class StoriesMixin:
 
     def _story_rows(self, query: sa.Select[Any]) -> list[StoryRow]:
         items, feeds, matches = (_table(x) for x in (t.Item, t.Feed, t.ItemMatch))
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             heads = conn.execute(query).all()
             ids = [r.id for r in heads]
             outlets: dict[int, dict[str, None]] = {i: {} for i in ids}
@@ -462,7 +463,7 @@ class StoriesMixin:
     def story_items(self, story_id: int) -> list[StoryItemRow]:
         """The reports of a story in the order they were stored, with their join reasons."""
         items, feeds = _table(t.Item), _table(t.Feed)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(
                     items.c.id,
@@ -483,7 +484,7 @@ class StoriesMixin:
 
     def story_updates(self, story_id: int) -> list[tuple[datetime, str]]:
         su = _table(t.StoryUpdate)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [
                 (r.created, r.reason)
                 for r in conn.execute(
