@@ -105,3 +105,26 @@ def test_a_read_only_transaction_on_postgresql_refuses_writes(pg_url: str) -> No
             conn.execute(sa.text("UPDATE feed SET note = 'x'"))
     finally:
         eng.dispose()
+
+
+def test_tombstones_go_after_twice_the_retention(db_url: str) -> None:
+    retention = timedelta(days=30)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with Store(db_url) as store:
+        feed = store.add_feed("http://127.0.0.1:9/f.xml", "f")
+        old = items(feed.id, 3, t0)
+        store.add_items(old)
+        first = t0 + retention + timedelta(days=1)
+        assert store.prune(first - retention, first) == 3
+        assert store.new_only(old) == []  # tombstones: not new when the feed lists them
+        # Within twice the retention of their pruning, tombstones stay.
+        later = first + 2 * retention - timedelta(days=1)
+        store.prune(later - retention, later)
+        assert store.new_only(old) == []
+        # Items stored since are pruned in their turn; the old tombstones go.
+        newer = items(feed.id, 5, first)[3:]  # other keys and contents
+        assert len(store.add_items(newer)) == 2
+        last = first + 2 * retention + timedelta(days=1)
+        assert store.prune(last - retention, last) == 2
+        assert len(store.new_only(old)) == 3
+        assert store.new_only(newer) == []

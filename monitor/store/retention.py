@@ -1,4 +1,5 @@
-"""Retention: pruning old items while keeping tombstones, and the "seen before" test.
+"""Retention: pruning old items while keeping tombstones (for twice the retention), and the
+"seen before" test.
 
 An item pruned by retention leaves a tombstone (feed, identity key, canonical URL, content
 hash), so when it shows up in its feed again it is recognised and not stored or sent again.
@@ -30,7 +31,35 @@ class RetentionMixin:
         raise NotImplementedError
 
     def prune(self, before: datetime, now: datetime) -> int:
-        """Delete items first seen before `before`, leaving tombstones; return how many."""
+        """Delete items first seen before `before`, leaving tombstones; return how many.
+
+        Tombstones go too once they are older than twice the retention (`now - before`):
+        a feed that still lists an item so long after it was pruned is taken to publish it
+        again, and without a limit the table grows for ever."""
+        total = self._prune_items(before, now)
+        self._prune_tombstones(now - 2 * (now - before))
+        return total
+
+    def _prune_tombstones(self, before: datetime) -> None:
+        """Delete the tombstones of items pruned before `before`, a chunk a transaction."""
+        tombs = _table(t.ItemTombstone)
+        while True:
+            with self.engine.begin() as conn:
+                # By id: tombstones are written in the order they are pruned, so the old
+                # ones come first and each chunk is found without reading the rest.
+                ids = list(
+                    conn.execute(
+                        sa.select(tombs.c.id)
+                        .where(tombs.c.pruned < before)
+                        .order_by(tombs.c.id)
+                        .limit(CHUNK)
+                    ).scalars()
+                )
+                if not ids:
+                    return
+                conn.execute(sa.delete(tombs).where(tombs.c.id.in_(ids)))
+
+    def _prune_items(self, before: datetime, now: datetime) -> int:
         items, matches, tombs = _table(t.Item), _table(t.ItemMatch), _table(t.ItemTombstone)
         total = 0
         while True:

@@ -175,7 +175,8 @@ class DigestUpdate(SQLModel, table=True):
 
 
 class ItemTombstone(SQLModel, table=True):
-    """What is left of an item pruned by retention, so that it never comes back as new."""
+    """What is left of an item pruned by retention, so that it does not come back as new
+    (kept for twice the retention: monitor.store.retention)."""
 
     __tablename__ = "item_tombstone"
     __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_tombstone_feed_key"),)
