@@ -37,7 +37,8 @@ class RetentionMixin:
         a feed that still lists an item so long after it was pruned is taken to publish it
         again, and without a limit the table grows for ever."""
         total = self._prune_items(before, now)
-        self._prune_tombstones(now - 2 * (now - before))
+        if before < now:  # a retention of nothing or less (`before` ahead) keeps them all
+            self._prune_tombstones(now - 2 * (now - before))
         return total
 
     def _prune_tombstones(self, before: datetime) -> None:
