@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 import uuid
 from collections.abc import Iterator, Sequence
@@ -35,14 +34,14 @@ from pathlib import Path
 
 from monitor import digest as digest_mod
 from monitor.errors import DeliveryError
-from monitor.owners import died_here
+from monitor.owners import died_here, lease_owner
 from monitor.schedule import CLOCK_SLACK, DAY, alert_due
 from monitor.settings import Recipient, Settings, SmtpConfig
 from monitor.store import DigestRow, Store
 
 # Who claims a digest copy while sending it: this process, on this host. Each attempt's
 # claim token adds a random part (`claim_token`), so threads of one process never share one.
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = lease_owner(tag=False)
 
 log = logging.getLogger(__name__)
 

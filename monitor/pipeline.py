@@ -15,9 +15,7 @@ import hashlib
 import heapq
 import logging
 import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,7 +37,7 @@ from monitor.models import (
     NewMatch,
     PassReport,
 )
-from monitor.owners import died_here
+from monitor.owners import died_here, lease_owner
 from monitor.settings import Settings
 from monitor.store import FetchOutcome, NewItem, Store
 from monitor.workers import WorkerPool
@@ -115,7 +113,7 @@ def _poll_leased(
 ) -> PassReport:
     # Several daemons (and `monitor check`) may share one database: lease the feeds this pass
     # takes, so no other process fetches them meanwhile; a lease left by a crash expires.
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = lease_owner()
     lease = timedelta(seconds=settings.daemon.lease_seconds)
     for dead in filter(died_here, store.lease_owners()):
         store.release_feeds(dead)  # a process of this machine was killed mid-pass
@@ -135,6 +133,10 @@ def _poll_leased(
                 ignore_schedule=ignore_schedule,
                 limit=limit,
                 exclude=done,
+                # The lease counts from this claim, not from the pass's start: a batch
+                # claimed late in a long pass would get a lease that had already expired.
+                # What is due is still judged at `now`, from which the pass schedules.
+                claimed_at=datetime.now(UTC),
             )
             if not feeds:
                 break

@@ -90,7 +90,7 @@ class DigestConfig:
 class DaemonConfig:
     poll_seconds: float = 60.0  # the poll tick; each tick polls the feeds that are due
     http: str | None = None  # "127.0.0.1:9464" serves /healthz and /metrics
-    retention_days: int = 90  # items older than this are pruned (tombstones stay)
+    retention_days: int = 90  # items older than this are pruned (tombstones: twice that again)
     lock_dir: str | None = None  # where the single-daemon lock of a SQLite database lives
     lease_seconds: float = 600.0  # how long a claimed feed or digest stays with one daemon
 

@@ -94,3 +94,13 @@ def feed_status(
     if silent:
         return Status("silent", "no new items for 3 days, used to publish daily")
     return Status("ok")
+
+
+def latest_next_check(now: datetime) -> datetime:
+    """The latest next check `next_check` sets at `now`: every wait it gives, the interval,
+    the error backoff and a server's Retry-After or max-age alike, is capped at MAX_WAIT.
+
+    A next check beyond it was set by a clock that ran fast; the feed is due, or it would
+    wait as long as the clock was wrong (years, once a fast clock is put right).
+    """
+    return now + MAX_WAIT

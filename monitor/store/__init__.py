@@ -24,7 +24,7 @@ from monitor.cluster.fingerprint import Fingerprint
 from monitor.models import Item, Match, Span
 from monitor.store import tables as t
 from monitor.store.digests import DigestRow, DigestsMixin
-from monitor.store.engine import check_schema, make_engine
+from monitor.store.engine import check_schema, make_engine, reading
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.recent_keys import RecentKeys
@@ -36,6 +36,7 @@ from monitor.store.stories import (
     StoryItemRow,
     StoryRow,
 )
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
 __all__ = [
@@ -193,16 +194,18 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
         if not new:
             return []
         items = _table(t.Item)
-        feed_ids = {n.item.feed_id for n in new}
-        with self.engine.connect() as conn:
-            known = {
-                (f, k)
-                for f, k in conn.execute(
-                    sa.select(items.c.feed_id, items.c.key).where(
-                        items.c.feed_id.in_(feed_ids), items.c.key.in_([n.item.key for n in new])
+        known: set[tuple[int, str]] = set()
+        with reading(self.engine) as conn:
+            for part in chunks(new):
+                known.update(
+                    (f, k)
+                    for f, k in conn.execute(
+                        sa.select(items.c.feed_id, items.c.key).where(
+                            items.c.feed_id.in_({n.item.feed_id for n in part}),
+                            items.c.key.in_([n.item.key for n in part]),
+                        )
                     )
                 )
-            }
             known |= self._seen_before(conn, new)
         return [n for n in new if (n.item.feed_id, n.item.key) not in known]
 
@@ -229,7 +232,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
     def item_with_matches(self, item_id: int) -> tuple[Item, list[Match]] | None:
         """A stored item (as an Item) and the matches recorded for it, or None."""
         items, feeds, matches = _table(t.Item), _table(t.Feed), _table(t.ItemMatch)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = (
                 conn.execute(
                     sa.select(items, feeds.c.name.label("source"), feeds.c.language)
@@ -279,7 +282,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
             s.commit()
 
     def daemons(self) -> list[DaemonInfo]:
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             rows = s.exec(select(t.DaemonBeat).order_by(col(t.DaemonBeat.started).desc()))
             return [
                 DaemonInfo(r.id, r.host, r.pid, r.started, r.last_tick, r.next_tick, r.stopped)
@@ -301,7 +304,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             conn.execute(sa.text("SELECT 1"))
 
 

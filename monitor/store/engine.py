@@ -2,12 +2,15 @@
 
 SQLite is tuned for one daemon plus manual runs on one file: WAL, a busy timeout and
 `BEGIN IMMEDIATE` so a writer waits for the lock instead of failing with "database is
-locked" halfway through a transaction (docs/decisions.md).
+locked" halfway through a transaction (docs/decisions.md). Reads that write nothing go
+through `reading`: a plain BEGIN, which under WAL never waits for a writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,20 @@ def make_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    sa.event.listen(engine, "connect", _postgresql_on_connect)
+    return engine
+
+
+def _postgresql_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # psycopg prepares a statement run five times, and PostgreSQL then plans it once for any
+    # parameters. For a chunk of an IN list (monitor.store.tables.chunks) such a plan
+    # compares each of a feed's stored items with every one of 500 keys: seconds a
+    # statement, minutes for a large feed document, where a plan for the values takes
+    # milliseconds. Our statements are small; planning each again costs little.
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -55,7 +71,25 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = conn.get_execution_options().get(_READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "monitor_read_only"  # an execution option of our own, for _sqlite_on_begin
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that only reads: on SQLite a plain (deferred) BEGIN, which takes no
+    lock, so a health check or a listing reads the last commit while a pass holds the write
+    lock instead of waiting for it; on PostgreSQL a READ ONLY transaction."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(postgresql_readonly=True)  # undone when pooled again
+        else:
+            conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(url: str) -> Any:
@@ -80,7 +114,7 @@ def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"cannot open database {engine.url!r}: {exc.orig}") from exc
@@ -137,7 +171,7 @@ def check_schema(engine: Engine) -> None:
     """
     head = scanned_head() or head_revision()
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             rows = list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
     except sa.exc.DBAPIError:
         rows = []  # no table yet, or the database cannot be opened: Alembic says which

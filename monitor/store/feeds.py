@@ -21,6 +21,8 @@ from monitor.errors import MonitorError
 from monitor.models import FeedState
 from monitor.settings import FeedConfig
 from monitor.store import tables as t
+from monitor.store.engine import reading
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
 
@@ -137,36 +139,17 @@ class FeedsMixin:
         A feed is found by the URL it was configured with, so a feed whose `url` followed a
         permanent redirect is still the same feed and is not added again.
         """
+        # Every command syncs the configured feeds first: a first look in a read-only
+        # transaction, so that when nothing changed (nearly always) a listing never waits
+        # for a pass's write lock. Changes are worked out again under the write lock.
+        with reading(self.engine) as conn:
+            if not any(_feed_changes(conn, feeds)):
+                return
         table = _table(t.Feed)
-        fields = ("name", "language", "note", "interval_minutes")
         with self.engine.begin() as conn:
-            # One read of every feed instead of a lookup and an update per configured feed
-            # (a second of every start with a few hundred feeds); only changes are written.
-            current: dict[int, dict[str, Any]] = {}
-            by_url: dict[str, int] = {}
-            for row in conn.execute(
-                sa.select(
-                    table.c.id, table.c.url, table.c.configured_url, *map(table.c.get, fields)
-                ).order_by(table.c.id)
-            ).mappings():
-                current[row["id"]] = {k: row[k] for k in fields}
-                for url in (row["configured_url"], row["url"]):
-                    if url is not None:
-                        by_url.setdefault(url, row["id"])  # the lowest id holding the URL
-            new: dict[str, dict[str, Any]] = {}  # by URL: a repeated URL updates the first
-            for f in feeds:
-                values = {
-                    "name": f.name,
-                    "language": f.language,
-                    "note": f.note,
-                    "interval_minutes": f.interval_minutes,
-                }
-                found = by_url.get(f.url)
-                if found is None:
-                    new.setdefault(f.url, {}).update(values)
-                elif current[found] != values:
-                    conn.execute(sa.update(table).where(table.c.id == found).values(**values))
-                    current[found] = values
+            updates, new = _feed_changes(conn, feeds)
+            for found, values in updates:
+                conn.execute(sa.update(table).where(table.c.id == found).values(**values))
             for url, values in new.items():
                 conn.execute(
                     self._insert(table)
@@ -186,16 +169,21 @@ class FeedsMixin:
     def due_feeds(
         self, now: datetime, *, names: Iterable[str] | None = None, ignore_schedule: bool = False
     ) -> list[FeedState]:
-        """Enabled feeds whose next check has come (all of them with ignore_schedule)."""
+        """Enabled feeds whose next check has come (all of them with ignore_schedule); see
+        `due` for one set by a clock that ran fast."""
         query = select(t.Feed).where(col(t.Feed.enabled), ~col(t.Feed.gone), ~col(t.Feed.removed))
-        if names is not None:
-            query = query.where(col(t.Feed.name).in_(list(names)))
         if not ignore_schedule:
-            query = query.where(
-                sa.or_(col(t.Feed.next_check).is_(None), col(t.Feed.next_check) <= now)
-            )
-        with Session(self.engine) as s:
-            return [feed_state(f) for f in s.exec(query.order_by(col(t.Feed.id)))]
+            query = query.where(due(col(t.Feed.next_check), now))
+        query = query.order_by(col(t.Feed.id))
+        with reading(self.engine) as conn, Session(conn) as s:
+            if names is None:
+                return [feed_state(f) for f in s.exec(query)]
+            found = [  # a statement per chunk of names, put back in order
+                f
+                for part in chunks(list(dict.fromkeys(names)))
+                for f in s.exec(query.where(col(t.Feed.name).in_(part)))
+            ]
+            return [feed_state(f) for f in sorted(found, key=lambda f: f.id or 0)]
 
     def record_fetch(self, feed_id: int, outcome: FetchOutcome) -> None:
         """Save a fetch's effect on the feed's schedule and health, on success and failure alike."""
@@ -289,7 +277,7 @@ class FeedsMixin:
         return self.feed_state(url)
 
     def feed_state(self, ident: str) -> FeedState:
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             return feed_state(self._find(s, ident))
 
     def remove_feed(self, ident: str) -> str:
@@ -333,7 +321,7 @@ class FeedsMixin:
         days: dict[int, set[date]] = defaultdict(set)
         last: dict[int, datetime] = {}
         week: dict[int, int] = defaultdict(int)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             for feed_id, newest in conn.execute(
                 sa.select(items.c.feed_id, sa.func.max(when)).group_by(items.c.feed_id)
             ):
@@ -347,7 +335,7 @@ class FeedsMixin:
                 days[feed_id].add(moment.date())
                 if moment >= now - timedelta(days=7):
                     week[feed_id] += 1
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             feeds = s.exec(
                 select(t.Feed).where(~col(t.Feed.removed)).order_by(col(t.Feed.name))
             ).all()
@@ -377,6 +365,56 @@ class FeedsMixin:
                 )
             )
         return out
+
+
+_SYNCED = ("name", "language", "note", "interval_minutes")
+
+
+def _feed_changes(
+    conn: sa.Connection, feeds: Sequence[FeedConfig]
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """What `sync_feeds` writes: (feed id, configured values) of the feeds that changed,
+    and the values of new feeds by URL (a repeated URL updates the first)."""
+    table = _table(t.Feed)
+    # One read of every feed instead of a lookup and an update per configured feed
+    # (a second of every start with a few hundred feeds); only changes are written.
+    current: dict[int, dict[str, Any]] = {}
+    by_url: dict[str, int] = {}
+    for row in conn.execute(
+        sa.select(
+            table.c.id, table.c.url, table.c.configured_url, *map(table.c.get, _SYNCED)
+        ).order_by(table.c.id)
+    ).mappings():
+        current[row["id"]] = {k: row[k] for k in _SYNCED}
+        for url in (row["configured_url"], row["url"]):
+            if url is not None:
+                by_url.setdefault(url, row["id"])  # the lowest id holding the URL
+    updates: list[tuple[int, dict[str, Any]]] = []
+    new: dict[str, dict[str, Any]] = {}
+    for f in feeds:
+        values = {
+            "name": f.name,
+            "language": f.language,
+            "note": f.note,
+            "interval_minutes": f.interval_minutes,
+        }
+        found = by_url.get(f.url)
+        if found is None:
+            new.setdefault(f.url, {}).update(values)
+        elif current[found] != values:
+            updates.append((found, values))
+            current[found] = values
+    return updates, new
+
+
+def due(next_check: Any, now: datetime) -> sa.ColumnElement[bool]:
+    """In SQL: a feed's next check (the column `next_check`) has come at `now`, was never
+    set, or lies further ahead than any wait the scheduler sets (a clock that ran fast)."""
+    return sa.or_(
+        next_check.is_(None),
+        next_check <= now,
+        next_check > sources.latest_next_check(now),
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Collection, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,8 +22,17 @@ from sqlalchemy.engine import Engine
 from monitor.models import FeedState
 from monitor.schedule import CLOCK_SLACK
 from monitor.store import tables as t
-from monitor.store.feeds import feed_state
+from monitor.store.engine import reading
+from monitor.store.feeds import due, feed_state
+from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _claim_order(row: Any) -> tuple[bool, datetime, int]:
+    """The ORDER BY of a claim, in Python: never checked first, then by next check, id."""
+    return (row.next_check is not None, row.next_check or _EARLIEST, row.id)
 
 
 class LeasesMixin:
@@ -38,31 +48,53 @@ class LeasesMixin:
         ignore_schedule: bool = False,
         limit: int | None = None,
         exclude: Collection[int] = (),
+        claimed_at: datetime | None = None,
     ) -> list[FeedState]:
-        """Lease the due feeds no other live daemon holds; return them."""
+        """Lease the due feeds no other live daemon holds; return them, most overdue first.
+
+        `exclude` (the feeds a pass took already) is left out in Python, not in SQL: over a
+        pass of thousands of feeds a NOT IN list would outgrow the bind parameters a
+        statement may have. Few of them are still due (a recorded feed's next check lies
+        ahead), so the query asks for that many more rows and rarely gets them.
+
+        What is due is judged at `now` (the pass's time, from which it schedules); leases
+        are judged and given from `claimed_at`, the present (default `now`): a pass that
+        claims a batch long after it began gives it a lease that has not expired yet.
+        """
         f = _table(t.Feed)
+        at = now if claimed_at is None else claimed_at
         query = sa.select(f).where(
             f.c.enabled,
             ~f.c.gone,
             ~f.c.removed,
-            sa.or_(f.c.lease_until.is_(None), f.c.lease_until < now, f.c.lease_owner == owner),
+            sa.or_(f.c.lease_until.is_(None), f.c.lease_until < at, f.c.lease_owner == owner),
         )
-        if names is not None:
-            query = query.where(f.c.name.in_(list(names)))
-        if exclude:
-            query = query.where(f.c.id.not_in(list(exclude)))
         if not ignore_schedule:
-            query = query.where(sa.or_(f.c.next_check.is_(None), f.c.next_check <= now))
-        query = query.order_by(f.c.next_check.is_not(None), f.c.next_check, f.c.id).limit(limit)
+            query = query.where(due(f.c.next_check, now))
+        skip = set(exclude)
+        query = query.order_by(f.c.next_check.is_not(None), f.c.next_check, f.c.id).limit(
+            None if limit is None else limit + len(skip)
+        )
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=f)
         with self.engine.begin() as conn:
-            rows = conn.execute(query).all()
-            if rows:
+            if names is None:
+                found = list(conn.execute(query))
+            else:  # a statement per chunk of names, put back in the order of the claim
+                found = sorted(
+                    (
+                        row
+                        for part in chunks(list(dict.fromkeys(names)))
+                        for row in conn.execute(query.where(f.c.name.in_(part)))
+                    ),
+                    key=_claim_order,
+                )
+            rows = [r for r in found if r.id not in skip][:limit]
+            for part in chunks([r.id for r in rows]):
                 conn.execute(
                     sa.update(f)
-                    .where(f.c.id.in_([r.id for r in rows]))
-                    .values(lease_owner=owner, lease_until=now + lease)
+                    .where(f.c.id.in_(part))
+                    .values(lease_owner=owner, lease_until=at + lease)
                 )
         return [feed_state(r) for r in rows]
 
@@ -78,7 +110,7 @@ class LeasesMixin:
 
     def lease_owners(self) -> list[str]:
         f = _table(t.Feed)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [
                 str(o)
                 for o in conn.execute(
@@ -89,7 +121,7 @@ class LeasesMixin:
     def live_daemons(self, now: datetime, within: timedelta) -> int:
         """Daemons whose heartbeat is recent and who have not said they stopped."""
         b = _table(t.DaemonBeat)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(
                 conn.execute(
                     sa.select(sa.func.count()).where(

@@ -32,6 +32,7 @@ from monitor.cluster import (
 from monitor.cluster import index_keys as cluster_index_keys
 from monitor.cluster.index import MAX_POSTINGS, tie
 from monitor.store import tables as t
+from monitor.store.engine import reading
 from monitor.store.recent_keys import RecentKeys, Row
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
@@ -152,11 +153,12 @@ class DbStoryIndex:
             else:
                 entries.append(entry)
         if missing:  # reports this process has not seen: read and fingerprint them once
-            for i, canonical, title, summary, published in self.conn.execute(
-                _ITEM_FACTS, {"ids": missing}
-            ):
-                fp = fingerprint(title, summary or "")
-                entries.append(self.cache.put(i, hits[i], fp, canonical or "", published))
+            for part in chunks(missing):  # a freak report's keys may bring thousands
+                for i, canonical, title, summary, published in self.conn.execute(
+                    _ITEM_FACTS, {"ids": part}
+                ):
+                    fp = fingerprint(title, summary or "")
+                    entries.append(self.cache.put(i, hits[i], fp, canonical or "", published))
             # an item missing still went meanwhile (retention): it is simply not a neighbour
         entries.sort(key=itemgetter(1))
         return Found([n for n, _ in entries], {str(i): w for i, w in ties.items()})
@@ -416,26 +418,30 @@ class StoriesMixin:
     def story_rows_by_id(self, story_ids: Sequence[int]) -> list[StoryRow]:
         """These stories, with outlets and topics (unknown ids skipped)."""
         stories = _table(t.Story)
-        return self._story_rows(
-            sa.select(stories.c.id, stories.c.first_seen, stories.c.title).where(
-                stories.c.id.in_(list(story_ids))
+        return [
+            row
+            for part in chunks(story_ids)
+            for row in self._story_rows(
+                sa.select(stories.c.id, stories.c.first_seen, stories.c.title).where(
+                    stories.c.id.in_(part)
+                )
             )
-        )
+        ]
 
     def _story_rows(self, query: sa.Select[Any]) -> list[StoryRow]:
         items, feeds, matches = (_table(x) for x in (t.Item, t.Feed, t.ItemMatch))
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             heads = conn.execute(query).all()
             ids = [r.id for r in heads]
             outlets: dict[int, dict[str, None]] = {i: {} for i in ids}
             counts: dict[int, set[int]] = {i: set() for i in ids}
             topics: dict[int, dict[str, None]] = {i: {} for i in ids}
-            if ids:
+            for part in chunks(ids):
                 for sid, item_id, outlet, topic in conn.execute(
                     sa.select(items.c.story_id, items.c.id, feeds.c.name, matches.c.topic)
                     .join(feeds, feeds.c.id == items.c.feed_id)
                     .join(matches, matches.c.item_id == items.c.id, isouter=True)
-                    .where(items.c.story_id.in_(ids))
+                    .where(items.c.story_id.in_(part))
                     .order_by(items.c.id)
                 ):
                     outlets[sid][outlet] = None
@@ -457,7 +463,7 @@ class StoriesMixin:
     def story_items(self, story_id: int) -> list[StoryItemRow]:
         """The reports of a story in the order they were stored, with their join reasons."""
         items, feeds = _table(t.Item), _table(t.Feed)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(
                     items.c.id,
@@ -478,7 +484,7 @@ class StoriesMixin:
 
     def story_updates(self, story_id: int) -> list[tuple[datetime, str]]:
         su = _table(t.StoryUpdate)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [
                 (r.created, r.reason)
                 for r in conn.execute(

@@ -39,7 +39,14 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def chunks(values: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+# Bind parameters of one list in one statement. A list of unbounded length (the keys of a
+# feed document, the ids of a pass) always goes through `chunks`: SQLite refuses a statement
+# of more than 32,766 variables ("too many SQL variables"), PostgreSQL one of more than
+# 65,535, and two lists of this size in one statement stay far below either.
+CHUNK = 500
+
+
+def chunks(values: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
     """`values` in slices of at most `size`, for statements with a bound on their parameters."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -168,7 +175,8 @@ class DigestUpdate(SQLModel, table=True):
 
 
 class ItemTombstone(SQLModel, table=True):
-    """What is left of an item pruned by retention, so that it never comes back as new."""
+    """What is left of an item pruned by retention, so that it does not come back as new
+    (kept for twice the retention: monitor.store.retention)."""
 
     __tablename__ = "item_tombstone"
     __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_tombstone_feed_key"),)
