@@ -4,13 +4,15 @@ Owns the tokeniser and its word lists: case and diacritics folding, outlet boile
 (photo captions and credits, datelines), stop words, the beat's synonyms ("neutralised" and
 "killed", "FO" and "Foreign Office"), a light suffix stemmer, number words, and a small
 gazetteer of frontier places. Works on any script: Urdu, Pashto and Arabic text is folded
-and split on word boundaries like English (no stemming, a few stop words).
+by matching's own folding (one definition of "the same word") and split on word boundaries
+like English (no stemming, a few stop words).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from monitor.match.textnorm import fold_marks
 
 __all__ = [
     "GENERIC",
@@ -28,8 +30,10 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+# Folded as words are (Urdu "ہے" is "ہی" once yeh barree is unified), so they compare equal.
 STOP_WORDS: frozenset[str] = frozenset(
-    _words("""
+    _words(
+        fold_marks("""
     a an the and or but nor of to in on at by for from with without into onto over under
     as is are was were be been being has have had do does did will would shall should can
     could may might must it its this that these those there here their them they he she his
@@ -44,6 +48,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     کے کی کا کو میں سے نے پر اور ہے ہیں تھا تھی تھے بھی یہ وہ ایک لیے گیا گئی گئے کہ
     في من على إلى عن مع هذا هذه التي الذي و او أو ان إن
     """)
+    )
 )
 
 # Words this beat uses in nearly every item: they say little about which event it is,
@@ -171,11 +176,13 @@ def strip_boilerplate(summary: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower case, no diacritics (Latin and Arabic-script marks), typographic quotes unified."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    kept = kept.replace("’", "'").replace("‘", "'").replace("ـ", "")  # tatweel is decoration
-    return unicodedata.normalize("NFKC", kept)
+    """Words folded as matching folds them, typographic quotes unified, punctuation kept.
+
+    Matching's definition of the same word (`monitor.match.textnorm`): case, diacritics,
+    presentation forms, Arabic/Persian/Urdu/Pashto letter variants, tatweel and zero-width
+    joiners (so a ZWNJ does not split a Persian word), digits glued to Urdu words.
+    """
+    return fold_marks(text).replace("’", "'").replace("‘", "'")
 
 
 def _number_text(text: str) -> str:
