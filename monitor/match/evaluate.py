@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from monitor.match.matcher import Matcher
 from monitor.models import Match
+from monitor.script import item_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,8 @@ class Report:
 
 
 def read_labels(lines: Iterable[str]) -> list[LabelledItem]:
-    """Rows of a label CSV (id, source, published, link, title, summary[, relevant, topic]).
+    """Rows of a label CSV (id, source, published, link, title, summary[, relevant, topic,
+    language]).
 
     Titles and summaries are recorded as the feeds sent them; HTML entities are decoded here
     as the pipeline's normaliser does before matching.
@@ -86,14 +88,19 @@ def read_labels(lines: Iterable[str]) -> list[LabelledItem]:
     items = []
     for row in csv.DictReader(lines):
         raw = (row.get("relevant") or "").strip()
+        title = html.unescape(row.get("title") or "")
+        summary = html.unescape(row.get("summary") or "")
         items.append(
             LabelledItem(
                 id=row["id"],
                 source=row.get("source") or "",
-                title=html.unescape(row.get("title") or ""),
-                summary=html.unescape(row.get("summary") or ""),
+                title=title,
+                summary=summary,
                 relevant=None if raw == "" else raw == "1",
                 topic=(row.get("topic") or "").strip(),
+                # As the pipeline decides it: the feed's language (a `language` column, when
+                # the file has one) unless the text is clearly in another script.
+                language=item_language(row.get("language") or "", title, summary),
             )
         )
     return items
