@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cluster.text import tokens
+from monitor.cluster.text import PLACES, places_in, tokens
 from monitor.commands.rules import rules
 from monitor.match import Matcher
 from monitor.match.textnorm import normalize, normalize_fast, offset_map
@@ -171,6 +171,20 @@ def test_clustering_folds_words_as_matching_does() -> None:
     for a, b in spellings:
         assert tokens(a) == tokens(b), (a, b)
         assert normalize_fast(a) == normalize_fast(b)
-        # Every clustering token is a word of the matching normalisation of the text.
-        words = set(normalize_fast(a).split())
+        # Every clustering token is a word of the matching normalisation of the text, or
+        # the gazetteer's name for a place in it.
+        words = set(normalize_fast(a).split()) | PLACES
         assert set(tokens(a)) <= words, set(tokens(a)) - words
+
+
+def test_the_gazetteer_reads_places_in_every_script() -> None:
+    same_place = [
+        ("Suicide blast at Peshawar police lines", "پشاور پولیس لائنز میں خودکش دھماکہ"),
+        ("Firing at Torkham crossing", "په تورخم کې د پاکستاني ځواکونو ډزې"),
+        ("Operation in North Waziristan", "شمالی وزیرستان میں آپریشن"),
+        ("Clashes near Spin Boldak", "درگیری در اسپین بولدک"),
+    ]
+    for english, other in same_place:
+        assert places_in(tokens(english)) == places_in(tokens(other)) != frozenset(), other
+    # A word that only looks like a place in Urdu ("دیر", late) names none.
+    assert places_in(tokens("اجلاس دیر سے شروع ہوا")) == frozenset()
