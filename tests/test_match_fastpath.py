@@ -121,7 +121,13 @@ def generated_rules(n: int, seed: int) -> str:
     """Random rules over the default lexicons: AND, OR, NOT, NEAR, field scopes, prefixes."""
     base = Matcher.from_file(ROOT / "config" / "rules.toml")
     rng = random.Random(seed)
-    vocab = [t.source.replace('"', "") for ts in base.book.lexicons.values() for t in ts]
+    # Rules are TOML literal strings ('...'): a straight apostrophe in a term ("military's")
+    # would end one, so it becomes the curly one, which matching reads as the same.
+    vocab = [
+        t.source.replace('"', "").replace("'", "’")
+        for ts in base.book.lexicons.values()
+        for t in ts
+    ]
     vocab += ["attack*", "said", "the", "border", "Pak*", "zzz"]
     lines = ["[lexicons]"]
     for name, terms in base.book.lexicons.items():
