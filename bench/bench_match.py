@@ -66,7 +66,9 @@ def generated_rules(matcher: Matcher, n: int) -> str:
         if roll < 0.3:
             return "@" + rng.choice(lexicons)
         word = rng.choice(vocab if roll < 0.6 else made_up)
-        return '"' + word.replace('"', "") + '"'
+        # Rules are TOML literal strings: a straight apostrophe would end one; matching
+        # reads the curly one as the same.
+        return '"' + word.replace('"', "").replace("'", "’") + '"'
 
     for i in range(n):
         expr = f"({operand()} OR {operand()}) AND {operand()}"

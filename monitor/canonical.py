@@ -3,14 +3,19 @@
 Owns `canonical_url`: scheme and host case, default ports, fragments, tracking
 parameters, parameter order, trailing slashes, the AMP and mobile variants of outlets
 whose patterns we know, and aggregator wrappers (Google News, Facebook) whose target is
-in the query. Pure string work: no network call, and it never raises; a link it cannot
-parse comes back stripped but otherwise as given.
+in the query. What RFC 3986 says is the same URL is left to w3lib (Scrapy's URL library):
+percent-encoding (an Urdu slug and its %-encoded form, `%7e` and `~`), dot segments
+(`/a/../b` is `/b`) and internationalised host names (`xn--` form); the outlet-specific
+rules then run on that normal form. Pure string work: no network call, and it never
+raises; a link it cannot parse comes back stripped but otherwise as given.
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url as _rfc3986_normal
 
 __all__ = ["TRACKING_PARAMS", "article_id", "canonical_url"]
 
@@ -110,23 +115,45 @@ def canonical_url(url: str) -> str:
         return url.strip() if isinstance(url, str) else ""
 
 
-def _canonical(url: str, depth: int) -> str:
+# A link with a host name (not an IP address) and no port, credentials, escapes, dot segments
+# or characters to escape is already in the normal form w3lib would give (the tests check
+# it): most feed links are, and w3lib costs more than all the rules below together.
+_PLAIN = re.compile(
+    r"https?://(?:[a-z0-9\-]+\.)*[a-z][a-z0-9\-]*(?:[/?#][a-z0-9\-._~:/?#!$&'()*+,=]*)?", re.I
+)
+
+
+def _normal_form(raw: str, fast: bool = True) -> str:
+    """One spelling of the same URL: UTF-8 percent-encoding in upper-case hex, unreserved
+    characters decoded, dot segments resolved, an IDN host in its xn-- form."""
+    if fast and "/." not in raw and _PLAIN.fullmatch(raw):
+        return raw
+    try:
+        return _rfc3986_normal(raw, keep_blank_values=True, keep_fragments=False)
+    except ValueError:
+        return raw  # a host IDNA refuses: keep the link as given, the outlet rules still apply
+
+
+def _canonical(url: str, depth: int, fast: bool = True) -> str:
     raw = url.strip()
     if not raw:
         return ""
     if raw.startswith("//"):
         raw = "https:" + raw
-    parts = urlsplit(raw)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.netloc:
+    scheme = urlsplit(raw).scheme.lower()
+    if scheme not in ("http", "https"):
         return raw  # mailto:, relative paths, junk: nothing we know how to improve
+    raw = _normal_form(raw, fast)
+    parts = urlsplit(raw)
+    if not parts.netloc:
+        return raw
     host, port = _host_and_port(parts.netloc)
     query = parse_qsl(parts.query, keep_blank_values=True)
 
     if depth < _MAX_UNWRAP:
         target = _aggregator_target(host, parts.path, query)
         if target is not None:
-            return _canonical(target, depth + 1)
+            return _canonical(target, depth + 1, fast)
 
     host = _strip_mobile_host(host)
     path = re.sub(r"/{2,}", "/", parts.path or "/")

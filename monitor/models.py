@@ -148,6 +148,7 @@ class StoryEntry:
     alerted: bool = False  # already sent to this recipient in an alert email
     highlights: tuple[Span, ...] = ()  # matched spans of `title` and `summary`, original offsets
     update: str | None = None  # what a later report added, when sent again as an update
+    language: str = ""  # of the item whose title is shown: direction and fonts in the digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor.canonical import canonical_url
 from monitor.models import FeedState, Item
+from monitor.script import item_language
 
 MAX_TITLE = 500
 MAX_SUMMARY = 2000
@@ -127,7 +128,7 @@ def normalize(entry: Mapping[str, Any], feed: FeedState, fetched: datetime) -> I
         fetched=fetched,
         content_hash=content_hash,
         source=feed.name,
-        language=feed.language,
+        language=item_language(feed.language, title, summary),
     )
 
 

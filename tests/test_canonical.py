@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.canonical import canonical_url
@@ -91,3 +91,73 @@ def test_never_raises(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_never_raises_on_url_like(path: str) -> None:
     assert isinstance(canonical_url("https://www.dawn.com/" + path), str)
+
+
+SLUG = "پاکستان-افغانستان-سرحد"
+ENCODED = "%D9%BE%D8%A7%DA%A9%D8%B3%D8%AA%D8%A7%D9%86-%D8%A7%D9%81%D8%BA%D8%A7%D9%86%D8%B3%D8%AA%D8%A7%D9%86-%D8%B3%D8%B1%D8%AD%D8%AF"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        # An Urdu slug as feeds send it, and percent-encoded (either hex case).
+        (f"https://urdu.geo.tv/latest/1234-{SLUG}", f"https://urdu.geo.tv/latest/1234-{ENCODED}"),
+        (
+            f"https://www.express.pk/story/{SLUG}/",
+            f"https://www.express.pk/story/{ENCODED.lower()}",
+        ),
+        # Unreserved characters percent-encoded or not.
+        ("https://example.org/%7euser/news", "https://example.org/~user/news"),
+        ("https://example.org/news/%41bc?id=%31", "https://example.org/news/Abc?id=1"),
+        # Dot segments.
+        ("https://example.org/a/../b", "https://example.org/b"),
+        (
+            "https://www.dawn.com/news/./1947870/../1947870/slug",
+            "https://www.dawn.com/news/1947870/slug",
+        ),
+        # An internationalised host and its xn-- form, and under the outlet rules.
+        ("https://bücher.example/news/1", "https://xn--bcher-kva.example/news/1"),
+        ("https://BÜCHER.example/news/1", "https://xn--bcher-kva.example/news/1"),
+        # Outlet rules still apply to the normal form: mobile host, AMP, tracking.
+        (
+            f"https://m.dawn.com/news/1/{SLUG}/amp?utm_source=x",
+            f"https://www.dawn.com/news/1/{ENCODED}",
+        ),
+    ],
+)
+def test_spellings_of_one_url_give_one_canonical_url(one: str, other: str) -> None:
+    assert canonical_url(one) == canonical_url(other)
+    assert canonical_url(canonical_url(one)) == canonical_url(one)
+
+
+def test_canonical_urls_are_ascii_with_upper_case_escapes() -> None:
+    url = canonical_url(f"https://urdu.geo.tv/latest/1234-{SLUG}")
+    assert url == f"https://urdu.geo.tv/latest/1234-{ENCODED}"
+    assert canonical_url("https://bücher.example/~a/") == "https://xn--bcher-kva.example/~a"
+    # Reserved characters keep their escapes: %2F is not a path separator.
+    assert canonical_url("https://example.org/a%2fb") == "https://example.org/a%2Fb"
+
+
+URL_PARTS = [*"abcXYZ019-._~:/?#@!$&'()*+,;= A[]", "%41", "%7e", "%2f", "/./", "/../", "ب"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*URL_PARTS, "?a=1&", "#x", "//", ":8080", "xn--"]), max_size=40))
+def test_links_skipping_w3lib_are_already_in_its_normal_form(parts: list[str]) -> None:
+    from monitor.canonical import _canonical
+
+    def canonical(url: str, fast: bool) -> str:
+        try:
+            return _canonical(url, 0, fast)
+        except ValueError:
+            return "ValueError"
+
+    tail = "".join(parts)
+    for url in (
+        f"https://example.org/{tail}",
+        f"https://www.dawn.com/news/{tail}",
+        f"https://Example.ORG{tail}",
+        f"http://m.dawn.com{tail}",
+        f"https://{tail}",
+    ):
+        assert canonical(url, True) == canonical(url, False), url

@@ -4,13 +4,15 @@ Owns the tokeniser and its word lists: case and diacritics folding, outlet boile
 (photo captions and credits, datelines), stop words, the beat's synonyms ("neutralised" and
 "killed", "FO" and "Foreign Office"), a light suffix stemmer, number words, and a small
 gazetteer of frontier places. Works on any script: Urdu, Pashto and Arabic text is folded
-and split on word boundaries like English (no stemming, a few stop words).
+by matching's own folding (one definition of "the same word") and split on word boundaries
+like English (no stemming, a few stop words).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from monitor.match.textnorm import fold_marks
 
 __all__ = [
     "GENERIC",
@@ -28,8 +30,10 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+# Folded as words are (Urdu "ہے" is "ہی" once yeh barree is unified), so they compare equal.
 STOP_WORDS: frozenset[str] = frozenset(
-    _words("""
+    _words(
+        fold_marks("""
     a an the and or but nor of to in on at by for from with without into onto over under
     as is are was were be been being has have had do does did will would shall should can
     could may might must it its this that these those there here their them they he she his
@@ -44,6 +48,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     کے کی کا کو میں سے نے پر اور ہے ہیں تھا تھی تھے بھی یہ وہ ایک لیے گیا گئی گئے کہ
     في من على إلى عن مع هذا هذه التي الذي و او أو ان إن
     """)
+    )
 )
 
 # Words this beat uses in nearly every item: they say little about which event it is,
@@ -84,6 +89,75 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"taliban regime|taliban government|afghan taliban", "taliban"),
     (r"intelligence[\s-]+based operations?|ibos?\b", "ibo"),
 )
+# The gazetteer's places as Urdu, Pashto and Dari write them, read as the English token,
+# so a report in any of those languages names the same place as an English one. Folded
+# like any text (Pashto ټ/ډ/ړ are Urdu's, ھ is ہ), so one spelling per language is enough.
+# Names that are also common Urdu words are left out (دیر "late", کرم "grace"): a place
+# read where there is none would set two reports of one event apart.
+_PLACE_SCRIPTS: tuple[tuple[str, str], ...] = (
+    ("شمالی وزیرستان", "northwaziristan"),
+    ("شمالي وزیرستان", "northwaziristan"),
+    ("جنوبی وزیرستان", "southwaziristan"),
+    ("جنوبي وزیرستان", "southwaziristan"),
+    ("وزیرستان", "waziristan"),
+    ("وزیر ستان", "waziristan"),
+    ("خیبر پختونخوا", "kp"),
+    ("خیبرپختونخوا", "kp"),
+    ("خیبر پښتونخوا", "kp"),
+    ("لکی مروت", "lakkimarwat"),
+    ("ڈیرہ اسماعیل خان", "dikhan"),
+    ("ڈی آئی خان", "dikhan"),
+    ("سپین بولدک", "spinboldak"),
+    ("اسپین بولدک", "spinboldak"),
+    ("انگور اڈہ", "angooradda"),
+    ("لنڈی کوتل", "landikotal"),
+    ("میر علی", "mirali"),
+    ("میرعلی", "mirali"),
+    ("میران شاہ", "miranshah"),
+    ("میرانشاہ", "miranshah"),
+    ("غلام خان", "ghulam khan"),
+    ("طورخم", "torkham"),
+    ("تورخم", "torkham"),
+    ("چمن", "chaman"),
+    ("پشاور", "peshawar"),
+    ("پیشاور", "peshawar"),
+    ("کوئٹہ", "quetta"),
+    ("بنوں", "bannu"),
+    ("باجوڑ", "bajaur"),
+    ("خیبر", "khyber"),
+    ("اورکزئی", "orakzai"),
+    ("مہمند", "mohmand"),
+    ("ٹانک", "tank"),
+    ("چترال", "chitral"),
+    ("سوات", "swat"),
+    ("تیراہ", "tirah"),
+    ("وانا", "wana"),
+    ("ژوب", "zhob"),
+    ("کوہاٹ", "kohat"),
+    ("ہنگو", "hangu"),
+    ("کرک", "karak"),
+    ("ملاکنڈ", "malakand"),
+    ("پاراچنار", "parachinar"),
+    ("کابل", "kabul"),
+    ("قندھار", "kandahar"),
+    ("کندھار", "kandahar"),
+    ("ننگرہار", "nangarhar"),
+    ("ننګرهار", "nangarhar"),
+    ("خوست", "khost"),
+    ("پکتیکا", "paktika"),
+    ("کنڑ", "kunar"),
+    ("کونړ", "kunar"),
+    ("ہلمند", "helmand"),
+    ("جلال آباد", "jalalabad"),
+    ("بلوچستان", "balochistan"),
+    ("اسلام آباد", "islamabad"),
+    ("راولپنڈی", "rawalpindi"),
+    ("کراچی", "karachi"),
+    ("لاہور", "lahore"),
+    ("دوحہ", "doha"),
+    ("استنبول", "istanbul"),
+)
+_PHRASES += tuple((re.escape(fold_marks(name)), token) for name, token in _PLACE_SCRIPTS)
 # One alternation, one pass: group i matched ⇒ replacement i.
 _PHRASE_RE = re.compile("|".join(rf"\b({p})\b" for p, _ in _PHRASES))
 _PHRASE_OUT = [r for _, r in _PHRASES]
@@ -171,11 +245,13 @@ def strip_boilerplate(summary: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower case, no diacritics (Latin and Arabic-script marks), typographic quotes unified."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    kept = kept.replace("’", "'").replace("‘", "'").replace("ـ", "")  # tatweel is decoration
-    return unicodedata.normalize("NFKC", kept)
+    """Words folded as matching folds them, typographic quotes unified, punctuation kept.
+
+    Matching's definition of the same word (`monitor.match.textnorm`): case, diacritics,
+    presentation forms, Arabic/Persian/Urdu/Pashto letter variants, tatweel and zero-width
+    joiners (so a ZWNJ does not split a Persian word), digits glued to Urdu words.
+    """
+    return fold_marks(text).replace("’", "'").replace("‘", "'")
 
 
 def _number_text(text: str) -> str:

@@ -27,6 +27,7 @@ from monitor.digest.parts import (
 )
 from monitor.models import StoryEntry
 from monitor.schedule import digest_due
+from monitor.script import direction, font_stack
 
 __all__ = [
     "TOPIC_TITLES",
@@ -168,6 +169,8 @@ def _env() -> jinja2.Environment:
     env.filters["outlets"] = outlets_label
     env.filters["clean"] = clean
     env.filters["snippet"] = snippet
+    env.filters["direction"] = direction
+    env.filters["font_stack"] = font_stack
     return env
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from monitor.errors import LabelsError
 from monitor.match.matcher import Matcher
 from monitor.models import Match
+from monitor.script import item_language
 
 REQUIRED_COLUMNS = ("id", "title")
 TOPICS = frozenset({"border", "ttp_militancy", "diplomacy", "trade_transit", "refugees"})
@@ -91,8 +92,8 @@ class Report:
 
 def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledItem]:
     """Rows of a label CSV (id, source, published, link, title, summary[, relevant, topic,
-    alert]), checked: a missing column, a label value other than 0, 1 or empty, an unknown
-    topic or a repeated id raises `LabelsError` naming `file`, the line and the column.
+    alert, language]), checked: a missing column, a label value other than 0, 1 or empty, an
+    unknown topic or a repeated id raises `LabelsError` naming `file`, the line and the column.
 
     Titles and summaries are recorded as the feeds sent them; HTML entities are decoded here
     as the pipeline's normaliser does before matching.
@@ -132,18 +133,20 @@ def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledIt
         alert = None
         if "alert" in columns:
             alert = bool(relevant and _flag(row, columns, "alert", file, start))
+        title = html.unescape(row.get("title") or "")
+        summary = html.unescape(row.get("summary") or "")
         items.append(
             LabelledItem(
                 id=item_id,
                 source=row.get("source") or "",
-                title=html.unescape(row.get("title") or ""),
-                summary=html.unescape(row.get("summary") or ""),
+                title=title,
+                summary=summary,
                 relevant=relevant,
                 topic=topic,
-                # An item labelled not relevant is not an alert, whatever the column says.
-                alert=None
-                if alert is None and "alert" not in columns
-                else bool(relevant and alert),
+                alert=alert,
+                # As the pipeline decides it: the feed's language (a `language` column, when
+                # the file has one) unless the text is clearly in another script.
+                language=item_language(row.get("language") or "", title, summary),
             )
         )
     return items

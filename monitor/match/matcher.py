@@ -27,6 +27,7 @@ from monitor.match.textnorm import (
     frame,
     normalize,
     normalize_fast,
+    term_variants,
 )
 from monitor.models import Match, Span
 
@@ -156,7 +157,8 @@ class Matcher:
 
     def __init__(self, book: RuleBook) -> None:
         self.book = book
-        self._keys: dict[str, int] = {}
+        self._keys: dict[str, int] = {}  # automaton key -> term id
+        self._ids: list[str] = []  # term id -> its key as written
         self._automaton = ahocorasick.Automaton()
         self._lexicons = {name: self._term_ids(terms) for name, terms in book.lexicons.items()}
         compiled = []
@@ -212,17 +214,27 @@ class Matcher:
 
     @property
     def term_count(self) -> int:
-        """Distinct normalised terms in the automaton."""
-        return len(self._keys)
+        """Distinct normalised terms in the automaton (a term's spellings count once)."""
+        return len(self._ids)
 
     # -- compiling ---------------------------------------------------------------------------
 
     def _term_id(self, term: Term) -> int:
-        key = SEP + term.words + ("" if term.prefix else SEP)
-        tid = self._keys.get(key)
-        if tid is None:
-            tid = self._keys[key] = len(self._keys)
-            self._automaton.add_word(key, (tid * 4, len(key), term.prefix, tid))
+        # One id per term, whichever of its solid-or-apart spellings an item uses; a term
+        # that is a spelling of one seen before ("دہشتگرد" after "دہشت گرد") shares its id.
+        end = "" if term.prefix else SEP
+        keys = [SEP + words + end for words in term_variants(term.words)]
+        for key in keys:
+            if key in self._keys:
+                tid = self._keys[key]
+                break
+        else:
+            tid = len(self._ids)
+            self._ids.append(keys[0])
+        for key in keys:
+            if key not in self._keys:
+                self._keys[key] = tid
+                self._automaton.add_word(key, (tid * 4, len(key), term.prefix, tid))
         return tid
 
     def _term_ids(self, terms: Sequence[Term]) -> frozenset[int]:

@@ -98,6 +98,7 @@ def _lexicons(file: str, raw: Any) -> dict[str, tuple[Term, ...]]:
     if not isinstance(raw, dict):
         raise RulesError(file, "", "[lexicons] must be a table of name = [terms]")
     out: dict[str, tuple[Term, ...]] = {}
+    includes: dict[str, list[str]] = {}
     for name, entries in raw.items():
         where = f"@{name}"
         if not _LEXICON_NAME.match(name):
@@ -105,9 +106,17 @@ def _lexicons(file: str, raw: Any) -> dict[str, tuple[Term, ...]]:
         if not isinstance(entries, list) or not entries:
             raise RulesError(file, where, "expected a non-empty list of terms")
         terms: list[Term] = []
+        includes[name] = []
         for i, entry in enumerate(entries):
             if not isinstance(entry, str):
                 raise RulesError(file, where, f"entry {i + 1}: expected a string, found {entry!r}")
+            if entry.startswith("@"):
+                # Another lexicon's terms: one concept's lexicon gathers its languages'.
+                if entry[1:] not in raw:
+                    problem = f"entry {i + 1} {entry!r}: unknown lexicon"
+                    raise RulesError(file, where, problem)
+                includes[name].append(entry[1:])
+                continue
             prefix = entry.endswith("*")
             body = entry[:-1] if prefix else entry
             words = normalize_term(body)
@@ -116,7 +125,24 @@ def _lexicons(file: str, raw: Any) -> dict[str, tuple[Term, ...]]:
                 raise RulesError(file, where, problem)
             terms.append(Term(words, prefix, entry, 0))
         out[name] = tuple(terms)
-    return out
+    return {name: _with_includes(file, name, out, includes, ()) for name in out}
+
+
+def _with_includes(
+    file: str,
+    name: str,
+    own: Mapping[str, tuple[Term, ...]],
+    includes: Mapping[str, list[str]],
+    path: tuple[str, ...],
+) -> tuple[Term, ...]:
+    """A lexicon's own terms, then those of the lexicons it includes, recursively."""
+    if name in path:
+        cycle = " -> ".join(f"@{n}" for n in (*path, name))
+        raise RulesError(file, f"@{path[0]}", f"lexicons include each other: {cycle}")
+    terms = list(own[name])
+    for other in includes[name]:
+        terms.extend(_with_includes(file, other, own, includes, (*path, name)))
+    return tuple(terms)
 
 
 def _str(file: str, rule_id: str, raw: dict[str, Any], key: str, default: str | None) -> str:

@@ -1,17 +1,23 @@
 """Text normalisation for matching, with a map back to the original characters.
 
-This module owns the one definition of "the same word" used by rules and items alike:
-case-folded, without diacritics, with Arabic-script letter variants unified, and with every
-run of punctuation or space turned into a single space. A normalised text is framed by spaces
-(" ttp attack ") so that a term key framed the same way can only match whole words.
+This module owns the one definition of "the same word" used by rules and items alike (and by
+story clustering, which folds words with `fold_marks`): compatibility forms decomposed (NFKC:
+Arabic presentation forms and ligatures read as their letters), case-folded, without
+diacritics, with Arabic-script letter variants unified (Arabic, Persian, Urdu and Pashto forms
+of kaf, yeh, heh and the retroflex letters), with digits split from the non-Latin letters they
+touch ("4پولیس" is "4 پولیس"), and with every run of punctuation or space turned into a single
+space. A normalised text is framed by spaces (" ttp attack ") so that a term key framed the
+same way can only match whole words. `term_variants` gives the keys of a rule term written
+solid or apart ("دہشت گرد" and "دہشتگرد"), which Urdu and Persian writers use alike.
 
 Both a fast path (`normalize_fast`, for the automaton) and an offset-keeping path
 (`normalize`, only when spans are needed) use the same per-character table, so they always
 produce the same string. The fast path is cheap first and exact always: ASCII text is folded
 by a 128-entry bytes table, mostly-ASCII text has only its non-ASCII runs looked up, and only
-text in another script goes through `str.translate` character by character. `offset_map`
-gives spans for a text without building a per-character map when nothing was dropped or
-expanded (the common case): it keeps one shift per run of separators instead.
+text in another script goes through `str.translate` character by character (and then has
+glued digits split off). `offset_map` gives spans for a text without building a
+per-character map when nothing was dropped or expanded (the common case): it keeps one shift
+per run of separators instead.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import codecs
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 SEP = " "
@@ -48,6 +55,13 @@ _ARABIC_FOLD: dict[str, str] = {
     "\u0671": "\u0627",  # alef wasla
     "\u0624": "\u0648",  # waw with hamza
     "\u06c7": "\u0648",  # u
+    "\u06c3": "\u06c1",  # teh marbuta goal
+    # Pashto retroflex letters, which Pakistani Pashto typed on Urdu keyboards writes with the
+    # Urdu letters for the same sounds (ټ/ٹ, ډ/ڈ, ړ/ڑ, ڼ/ن), as it does ګ/گ.
+    "\u067c": "\u0679",  # Pashto tteh -> Urdu tteh
+    "\u0689": "\u0688",  # Pashto ddal -> Urdu ddal
+    "\u0693": "\u0691",  # Pashto rreh -> Urdu rreh
+    "\u06bc": "\u0646",  # Pashto noon with ring -> noon
 }
 
 # Invisible characters that sit inside words: dropping them joins the word back together.
@@ -60,24 +74,29 @@ _DROP = frozenset(
 
 
 def fold_char(ch: str) -> str:
-    """What one original character becomes: "" (dropped), SEP (a separator) or word characters."""
+    """What one original character becomes: "" (dropped), SEP (a separator) or word characters.
+
+    The compatibility decomposition (NFKD, then marks dropped) reads presentation forms and
+    ligatures as their letters; a ligature of several words ("ﷺ") keeps its word breaks.
+    """
     if ch in _DROP:
         return ""
     if ch in _ARABIC_FOLD:
         return _ARABIC_FOLD[ch]
     out: list[str] = []
     for c in unicodedata.normalize("NFKD", ch.casefold()):
-        if unicodedata.category(c) in ("Mn", "Me"):  # accents, harakat: not part of the word
-            continue
+        if unicodedata.category(c) in ("Mn", "Me") or c in _DROP:
+            continue  # accents, harakat, a tatweel inside a medial form: not part of the word
         c = _ARABIC_FOLD.get(c, c)
         if "0" <= c <= "9" or c.isalnum():
             # Arabic-Indic and Persian digits read as ASCII digits.
             dig = unicodedata.digit(c, None)
             out.append(str(dig) if dig is not None else c)
-        else:
+        elif not out or out[-1] != SEP:
             # Hyphens, apostrophes (straight or curly), dashes, quotes, spaces all separate words.
-            return SEP
-    return "".join(out)
+            out.append(SEP)
+    word = "".join(out)
+    return SEP if word and not word.strip(SEP) else word
 
 
 class _FoldTable(dict[int, str]):
@@ -118,19 +137,70 @@ def _fold_error(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_FOLD_ERRORS, _fold_error)
 
 
+# A digit and a letter of a non-Latin script never make one word: Urdu scraped from the press
+# glues counts to the next word ("4پولیس", "شہید10"). Latin letters keep theirs ("T20",
+# "F-16", "26th" are names and ordinals). After folding every digit is ASCII and every
+# non-ASCII character is a letter, so the boundary is a digit beside a non-ASCII character.
+_GLUED = re.compile(r"(?<=[0-9])(?=[^\x00-\x7f])|(?<=[^\x00-\x7f])(?=[0-9])")
+
+
+def split_glued(folded: str) -> str:
+    """A folded text with a SEP between every digit and a non-Latin letter it touches."""
+    return _GLUED.sub(SEP, folded)
+
+
 def fold(text: str) -> str:
     """`text` with every character replaced by what `fold_char` makes of it, not yet framed.
 
-    Always equal to `text.translate(_TABLE)`; only the route there depends on the text.
-    English text with a few curly quotes, dashes or soft hyphens is encoded as ASCII with
-    each non-ASCII run looked up (an encode error handler), then folded as bytes; text in
-    another script goes through the table character by character.
+    Always equal to `split_glued(text.translate(_TABLE))`; only the route there depends on
+    the text. English text with a few curly quotes, dashes or soft hyphens is encoded as
+    ASCII with each non-ASCII run looked up (an encode error handler), then folded as bytes
+    (its folded form is ASCII, so no digit is glued to a non-Latin letter); text in another
+    script goes through the table character by character, then has glued digits split.
     """
     try:
         data = text.encode("ascii", _FOLD_ERRORS)
     except _NotAscii:
-        return text.translate(_TABLE)
+        return _GLUED.sub(SEP, text.translate(_TABLE))
     return data.translate(_ASCII).decode("ascii")
+
+
+def _pieces(text: str) -> list[str]:
+    """What each character of `text` folds to, so that "".join(...) == fold(text).
+
+    A SEP that splits a digit from a letter belongs to the character after the boundary.
+    """
+    pieces: list[str] = []
+    last = ""  # the last folded character so far
+    for ch in text:
+        piece = _TABLE[ord(ch)]
+        if piece:
+            # The boundary with the previous character, and any inside an expansion ("㋀").
+            piece = _GLUED.sub(SEP, last + piece)[len(last) :]
+            last = piece[-1]
+        pieces.append(piece)
+    return pieces
+
+
+class _KeepMarksTable(dict[int, str]):
+    """`_TABLE`, except that what folds to a separator stays the original character."""
+
+    def __missing__(self, key: int) -> str:
+        value = _TABLE[key]
+        value = self[key] = chr(key) if value == SEP else value
+        return value
+
+
+_KEEP_MARKS = _KeepMarksTable()
+
+
+def fold_marks(text: str) -> str:
+    """Words folded exactly as for matching, punctuation and spaces kept as they are.
+
+    For story clustering, whose tokeniser still reads apostrophes, dots and thousands
+    separators ("Pakistan's", "D.I. Khan", "4,600") before it splits words.
+    """
+    return _GLUED.sub(SEP, text.translate(_KEEP_MARKS))
 
 
 def frame(folded: str) -> str:
@@ -166,7 +236,8 @@ class Normalized:
         """
         o_start = self.origin[start]
         o_end = self.origin[end] if end < len(self.origin) else len(self.original)
-        return o_start, max(o_end, o_start)
+        # A word from inside an expansion ("ﷺ" is four words) still covers its character.
+        return o_start, max(o_end, o_start + 1)
 
 
 _WORD = re.compile(r"[^ ]+")
@@ -198,18 +269,28 @@ class OffsetMap:
             self._shifts.append(removed - 1)
         self._fold_starts: list[int] = []
         self._fold_shifts: list[int] = []
-        if not text.isascii():
-            self._fold_breaks(text)
+        if text.isascii():
+            return
+        if folded.isascii():
+            # Only the non-ASCII runs can fold to other than one character; nothing is glued.
+            self._fold_breaks(
+                (i, len(_TABLE[ord(text[i])]))
+                for run in _NON_ASCII.finditer(text)
+                for i in range(run.start(), run.end())
+            )
+        else:
+            self._fold_breaks((i, len(piece)) for i, piece in enumerate(_pieces(text)))
 
-    def _fold_breaks(self, text: str) -> None:
-        """Folded position -> original: where a character folded to other than one."""
+    def _fold_breaks(self, lengths: Iterable[tuple[int, int]]) -> None:
+        """Folded position -> original: where a character folded to other than one.
+
+        `lengths` gives (original index, length of its fold) for at least every character
+        whose fold is not one character long, in order.
+        """
         starts, shifts = self._fold_starts, self._fold_shifts
         delta = 0  # folded index - original index so far
-        for run in _NON_ASCII.finditer(text):
-            for i in range(run.start(), run.end()):
-                k = len(_TABLE[ord(text[i])])
-                if k == 1:
-                    continue
+        for i, k in lengths:
+            if k != 1:
                 at = i + delta
                 # Every character of an expansion comes from i; what follows from i + 1.
                 for j in range(1, k):
@@ -229,7 +310,7 @@ class OffsetMap:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for the word characters [start, end) (`end` is a SEP)."""
         o_start = self._original(start)
-        return o_start, max(self._original(end), o_start)
+        return o_start, max(self._original(end), o_start + 1)
 
 
 _RUNS = re.compile("  +")
@@ -265,18 +346,15 @@ def _normalize_slow(text: str) -> Normalized:
     """Character by character, for texts with dropped (tatweel, ZWNJ) or expanded characters."""
     chars: list[str] = [SEP]
     origin: list[int] = [0]
-    for i, ch in enumerate(text):
-        folded = _TABLE[ord(ch)]
-        if not folded:
-            continue
-        if folded == SEP:
-            if chars[-1] != SEP:
-                chars.append(SEP)
+    for i, piece in enumerate(_pieces(text)):
+        for c in piece:
+            if c == SEP:
+                if chars[-1] != SEP:
+                    chars.append(SEP)
+                    origin.append(i)
+            else:
+                chars.append(c)
                 origin.append(i)
-            continue
-        for c in folded:
-            chars.append(c)
-            origin.append(i)
     # A trailing separator run keeps its first index, so spans end where the word ended.
     if chars[-1] != SEP:
         chars.append(SEP)
@@ -288,5 +366,40 @@ def _normalize_slow(text: str) -> Normalized:
 
 
 def normalize_term(term: str) -> str:
-    """A term or phrase as words joined by SEP, without the frame ("tehreek e taliban")."""
-    return normalize_fast(term).strip(SEP)
+    """A term or phrase as words joined by SEP, without the frame ("tehreek e taliban").
+
+    A zero-width non-joiner in a term marks where its words may be written apart or solid
+    ("می‌شود" is "می شود" or "میشود"): it is a word break here, and `term_variants` joins
+    the words again. In item text it is dropped, so it joins (see `_DROP`).
+    """
+    return normalize_fast(term.replace("\u200c", SEP)).strip(SEP)
+
+
+# Up to this many words, a term matches with every word break written solid or apart; a
+# longer one matches written all apart or all solid (2 ** (n - 1) keys would add up).
+_MAX_VARIANT_WORDS = 5
+
+
+def term_variants(words: str) -> list[str]:
+    """A normalised term written with each of its word breaks as a space or as nothing.
+
+    Urdu and Persian write compounds both ways ("دہشت گرد" / "دہشتگرد", "خیبر پختونخوا" /
+    "خیبرپختونخوا"), as English does some ("air strike" / "airstrike"). The term as
+    written comes first; a term with glued digits split keeps them split ("4 پولیس").
+    """
+    parts = words.split(SEP)
+    if len(parts) == 1:
+        return [words]
+    if len(parts) > _MAX_VARIANT_WORDS:
+        joined = split_glued("".join(parts))
+        return [words] if joined == words else [words, joined]
+    out = [words]
+    for mask in range(1, 2 ** (len(parts) - 1)):
+        joined = parts[0]
+        for k, part in enumerate(parts[1:]):
+            joined += ("" if mask >> k & 1 else SEP) + part
+        # Joining a digit to a non-Latin letter gives back the split form: not a new key.
+        joined = split_glued(joined)
+        if joined not in out:
+            out.append(joined)
+    return out

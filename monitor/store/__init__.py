@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from monitor.cluster.decide import ClusterSettings
 from monitor.cluster.fingerprint import Fingerprint
 from monitor.models import Item, Match, Span
+from monitor.script import item_language
 from monitor.store import tables as t
 from monitor.store.digests import DigestRow, DigestsMixin
 from monitor.store.engine import check_schema, make_engine, reading
@@ -265,7 +266,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin)
             fetched=row["fetched"],
             content_hash=row["content_hash"],
             source=row["source"],
-            language=row["language"],
+            language=item_language(row["language"], row["title"], row["summary"]),
         )
         return item, recorded
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from monitor.models import Span, StoryEntry
+from monitor.script import item_language
 from monitor.store import tables as t
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
@@ -143,6 +144,7 @@ class DigestsMixin:
                         items.c.title,
                         items.c.summary,
                         feeds.c.name,
+                        feeds.c.language,
                         matches.c.topic,
                         matches.c.rule_id,
                         matches.c.spans,
@@ -164,9 +166,10 @@ class DigestsMixin:
                     )
         updates = self._update_reasons(ids, recipient) if recipient is not None else {}
         acc: dict[int, _StoryAcc] = defaultdict(_StoryAcc)
-        for story_id, item_id, title, summary, outlet, topic, rule_id, spans in detail:
+        for story_id, item_id, title, summary, outlet, language, topic, rule_id, spans in detail:
             a = acc[story_id]
             a.outlets[outlet] = None
+            a.languages.setdefault(item_id, language)
             if a.summary_item is None and summary:
                 a.summary_item, a.summary = item_id, summary
             a.titles.setdefault(item_id, title)
@@ -205,6 +208,12 @@ class DigestsMixin:
                     alerted=sid in alerted,
                     highlights=highlights,
                     update=updates.get(sid),
+                    # The language of the item whose title the story shows (see script.py).
+                    language=item_language(
+                        a.languages.get(title_item, "") if title_item is not None else "",
+                        r["title"],
+                        a.summary if title_item == a.summary_item else "",
+                    ),
                 )
             )
         return out
@@ -515,6 +524,7 @@ class _StoryAcc:
         self.rules: dict[str, None] = {}
         self.terms: dict[str, None] = {}
         self.titles: dict[int, str] = {}
+        self.languages: dict[int, str] = {}  # item -> its feed's configured language
         self.summary = ""
         self.summary_item: int | None = None
         self.spans: list[tuple[int, Span]] = []
