@@ -115,6 +115,7 @@ class Daemon:
         self.matcher: Any = None
         self.scheduler: Any = None
         self.http: HealthServer | None = None
+        self.web: Any = None  # the desk (monitor.web.server.WebServer), when [web] listen is set
 
     @property
     def store(self) -> Store:
@@ -135,6 +136,7 @@ class Daemon:
             self.store.sync_feeds(self.settings.feeds)
             self.matcher = Matcher.from_file(self.settings.rules_path)
             self._start_http()
+            self._start_web()
             self._start_scheduler()
             log.info("daemon started", extra={"count": len(self.settings.feeds)})
             while not self.stop.wait(0.25):
@@ -172,6 +174,15 @@ class Daemon:
             "health endpoint listening",
             extra={"url": f"http://{self.settings.daemon.http}/healthz"},
         )
+
+    def _start_web(self) -> None:
+        if self.settings.web.listen is None:
+            return
+        from monitor.web.server import WebServer
+
+        self.web = WebServer(self.store, self.settings.web.listen)
+        self.web.start()
+        log.info("web view listening", extra={"url": self.web.url})
 
     def _start_scheduler(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -241,6 +252,8 @@ class Daemon:
                 faulthandler.dump_traceback(all_threads=True)  # what was stuck, for the log
         if self.http is not None:
             self.http.stop()
+        if self.web is not None:
+            self.web.stop()
         if self._store is not None:
             with contextlib.suppress(Exception):
                 self._store.beat(self._info(stopped=datetime.now(UTC)))

@@ -101,6 +101,11 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    listen: str | None = None  # "127.0.0.1:8080": the daemon serves the desk (monitor.web)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     rules_path: Path
@@ -112,6 +117,7 @@ class Settings:
     digest: DigestConfig
     daemon: DaemonConfig = DaemonConfig()
     stories: ClusterSettings = field(default_factory=ClusterSettings)
+    web: WebConfig = WebConfig()
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
@@ -189,7 +195,7 @@ class _Reader:
             raw,
             "",
             {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds", "daemon"}
-            | {"stories"},
+            | {"stories", "web"},
         )
         rules = self.get(raw, "", "rules", str, "rules.toml")
         database = self.table(raw, "database")
@@ -214,7 +220,21 @@ class _Reader:
             digest=self.digest(self.table(raw, "digest")),
             daemon=self.daemon(self.table(raw, "daemon")),
             stories=self.stories(self.table(raw, "stories")),
+            web=self.web(self.table(raw, "web")),
         )
+
+    def web(self, t: Mapping[str, Any]) -> WebConfig:
+        """`[web]`: where the daemon serves the desk; a loopback address only (no login yet)."""
+        from monitor.web.server import WebError, parse_listen
+
+        self.check_keys(t, "web.", {"listen"})
+        listen = self.get(t, "web.", "listen", str, "") or None
+        if listen is not None:
+            try:
+                parse_listen(listen)
+            except WebError as exc:
+                raise self.fail("web.listen", str(exc)) from None
+        return WebConfig(listen=listen)
 
     def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
         """`[stories]`: the story clustering rule (monitor.cluster.decide.ClusterSettings)."""
