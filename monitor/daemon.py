@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from monitor.deliver import SendReport
+    from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 STOP_GRACE_SECONDS = 8.0  # SIGTERM to exit, well inside systemd's default 90 s and our 10 s goal
@@ -115,7 +116,7 @@ class Daemon:
         self.matcher: Any = None
         self.scheduler: Any = None
         self.http: HealthServer | None = None
-        self.web: Any = None  # the desk (monitor.web.server.WebServer), when [web] listen is set
+        self.web: WebServer | None = None  # the desk, when [web] listen is set
 
     @property
     def store(self) -> Store:

@@ -98,8 +98,20 @@ class WebServer:
         self.thread.start()
 
     def serve(self) -> None:
-        """Serve in this thread until SIGINT or SIGTERM (uvicorn's own handling)."""
-        self.server.run(sockets=[self.socket])
+        """Serve until SIGINT or SIGTERM, then stop cleanly (exit status 0). The server runs
+        in its thread and this one waits: uvicorn, in the main thread, re-raises the signal
+        after its shutdown, and the process would end killed by it."""
+        import signal
+
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _signum, _frame: stop.set())
+        self.start()
+        wait_started(self)
+        while not stop.wait(0.5):
+            if self.thread is not None and not self.thread.is_alive():
+                raise WebError("the web server stopped")
+        self.stop()
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
