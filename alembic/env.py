@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import monitor.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
 from monitor.store.engine import make_engine
+from monitor.store.search import outside_models
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -30,6 +31,10 @@ def _run(connection: object) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
         render_as_batch=True,
         compare_type=True,
+        # The search index is kept by the database (monitor.store.search), not the models.
+        include_object=lambda obj, name, type_, reflected, compare_to: (
+            not outside_models(name, type_)
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -32,6 +32,7 @@ LAZY_COMMANDS = {
     "run": "monitor.commands.daemon:run",
     "status": "monitor.commands.daemon:status",
     "stories": "monitor.commands.stories:stories",
+    "web": "monitor.commands.web:web",
 }
 
 

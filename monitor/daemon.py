@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from monitor.deliver import SendReport
+    from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 STOP_GRACE_SECONDS = 8.0  # SIGTERM to exit, well inside systemd's default 90 s and our 10 s goal
@@ -118,6 +119,7 @@ class Daemon:
         self.matcher: Any = None
         self.scheduler: Any = None
         self.http: HealthServer | None = None
+        self.web: WebServer | None = None  # the desk, when [web] listen is set
 
     @property
     def store(self) -> Store:
@@ -141,6 +143,7 @@ class Daemon:
             # that is starting, not none.
             self.store.beat(self._info())
             self._start_http()
+            self._start_web()
             self._start_scheduler()
             notify("READY=1")  # the first poll is scheduled (it runs at once)
             log.info("daemon started", extra={"count": len(self.settings.feeds)})
@@ -184,6 +187,15 @@ class Daemon:
             "health endpoint listening",
             extra={"url": f"http://{self.settings.daemon.http}/healthz"},
         )
+
+    def _start_web(self) -> None:
+        if self.settings.web.listen is None:
+            return
+        from monitor.web.server import WebServer
+
+        self.web = WebServer(self.store, self.settings.web.listen)
+        self.web.start()
+        log.info("web view listening", extra={"url": self.web.url})
 
     def _start_scheduler(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -253,6 +265,8 @@ class Daemon:
                 faulthandler.dump_traceback(all_threads=True)  # what was stuck, for the log
         if self.http is not None:
             self.http.stop()
+        if self.web is not None:
+            self.web.stop()
         if self._store is not None:
             with contextlib.suppress(Exception):
                 self._store.beat(self._info(stopped=datetime.now(UTC)))

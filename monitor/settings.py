@@ -103,6 +103,11 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    listen: str | None = None  # "127.0.0.1:8080": the daemon serves the desk (monitor.web)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     rules_path: Path
@@ -114,6 +119,7 @@ class Settings:
     digest: DigestConfig
     daemon: DaemonConfig = DaemonConfig()
     stories: ClusterSettings = field(default_factory=ClusterSettings)
+    web: WebConfig = WebConfig()
     # Where values came from, for `monitor config show`: dotted TOML keys set in the file,
     # and keys set from the environment (key -> variable).
     file_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -220,7 +226,7 @@ class _Reader:
             raw,
             "",
             {"rules", "database", "fetch", "delivery", "smtp", "digest", "feeds", "daemon"}
-            | {"stories"},
+            | {"stories", "web"},
         )
         rules = self.get(raw, "", "rules", str, "rules.toml")
         database = self.table(raw, "database")
@@ -249,9 +255,23 @@ class _Reader:
             digest=self.digest(self.table(raw, "digest")),
             daemon=self.daemon(self.table(raw, "daemon")),
             stories=self.stories(self.table(raw, "stories")),
+            web=self.web(self.table(raw, "web")),
             file_keys=frozenset(_dotted_keys(raw)),
             env_keys=self.env_keys,
         )
+
+    def web(self, t: Mapping[str, Any]) -> WebConfig:
+        """`[web]`: where the daemon serves the desk; a loopback address only (no login yet)."""
+        from monitor.web.server import WebError, parse_listen
+
+        self.check_keys(t, "web.", {"listen"})
+        listen = self.get(t, "web.", "listen", str, "") or None
+        if listen is not None:
+            try:
+                parse_listen(listen)
+            except WebError as exc:
+                raise self.fail("web.listen", str(exc)) from None
+        return WebConfig(listen=listen)
 
     def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
         """`[stories]`: the story clustering rule (monitor.cluster.decide.ClusterSettings)."""

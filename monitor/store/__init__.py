@@ -30,6 +30,7 @@ from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutco
 from monitor.store.leases import LeasesMixin
 from monitor.store.recent_keys import RecentKeys
 from monitor.store.retention import RetentionMixin
+from monitor.store.search import SearchMixin
 from monitor.store.stories import (
     DbStoryIndex,
     NeighbourCache,
@@ -65,7 +66,7 @@ class NewItem:
     fingerprint: Fingerprint | None = None  # the story fingerprint, when already worked out
 
 
-class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin):
+class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin, SearchMixin):
     """One database: SQLite file or PostgreSQL. Opening checks the schema is current.
 
     `cluster_settings` is the story rule `add_items` applies (`[stories]` in config)."""
