@@ -86,12 +86,17 @@ def test_reads_do_not_wait_for_a_writer(
             assert store.daemons() == [] and store.lease_owners() == []
             assert store.story_rows() == [] and store.story_items(1) == []
             assert store.item_with_matches(1) is None
+            assert store.digests() == [] and store.pending_digests() == []
+            assert store.digest(1) is None and store.digest_stories(1) == []
+            assert store.last_digest_created("a@example.org", "digest") is None
             assert store.new_only(items(store.feed_state("f").id, 3, datetime.now(UTC)))
             with pytest.raises(sa.exc.OperationalError, match="locked"):
                 store.record_fetch(1, FetchOutcome(datetime.now(UTC), datetime.now(UTC), True))
         result = run(config, "feeds", "list")
         assert result.exit_code == 0, result.output
         assert "127.0.0.1:9/f.xml" in result.output
+        status = run(config, "status")  # feeds, the ledger and the next digests
+        assert status.exit_code == 1 and "digests: 0 pending" in status.output, status.output
     finally:
         writer.close()
 

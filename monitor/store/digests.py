@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from monitor.models import Span, StoryEntry
 from monitor.script import item_language
 from monitor.store import tables as t
+from monitor.store.engine import reading
 from monitor.store.tables import chunks
 from monitor.store.tables import table_of as _table
 
@@ -431,7 +432,7 @@ class DigestsMixin:
     def digest_stories(self, digest_id: int) -> list[int]:
         """The stories frozen into a digest: first deliveries, then stories sent as updates."""
         su, du = _table(t.StoryUpdate), _table(t.DigestUpdate)
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             ids = list(
                 s.exec(
                     select(t.DigestStory.story_id)
@@ -452,7 +453,7 @@ class DigestsMixin:
         return list(dict.fromkeys(ids))
 
     def digest(self, digest_id: int) -> DigestRow | None:
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             d = s.get(t.Digest, digest_id)
             return _digest_row(d) if d is not None else None
 
@@ -488,7 +489,7 @@ class DigestsMixin:
             if due_beyond is not None:
                 due_now.append(col(t.Digest.next_attempt) > due_beyond)
             query = query.where(sa.or_(*due_now))
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             return [_digest_row(d) for d in s.exec(query.order_by(col(t.Digest.id)))]
 
     def last_digest_created(
@@ -501,7 +502,7 @@ class DigestsMixin:
         )
         if not_after is not None:
             query = query.where(col(t.Digest.created) <= not_after)
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             value = s.exec(query).one()
         if value is None:
             return None
@@ -511,7 +512,7 @@ class DigestsMixin:
         query = select(t.Digest).order_by(col(t.Digest.id).desc()).limit(limit)
         if status:
             query = query.where(t.Digest.status == status)
-        with Session(self.engine) as s:
+        with reading(self.engine) as conn, Session(conn) as s:
             return [_digest_row(d) for d in s.exec(query)]
 
 
