@@ -5,49 +5,26 @@ problem, and no process of the pass grows past 300 MiB."""
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 from conftest import RELEVANT_RSS, rss, write_config
 from fetchutil import scalar
+from hostile import EXPANDING, UTF7_DECL, flat_gzip_bomb
 from servers import FeedServer, Response
 
 from monitor.store import Store
 
-MiB = 1024 * 1024
 JSON_FEED = "application/feed+json"
 JSON_HEAD = '{"version": "https://jsonfeed.org/version/1.1", "title": "J", '
-
-
-def utf7(text: str) -> bytes:
-    """`text` in UTF-7, every character base64-shifted: no markup byte is left in ASCII."""
-    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
-
-
-def gzip_bomb(inflated_mib: int) -> bytes:
-    """About 1 KiB of gzip per MiB of zeros it inflates to."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    zeros = bytes(MiB)
-    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
-    block = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
-    return first + block * (inflated_mib - 1)
 
 
 def hostile_feeds(server: FeedServer) -> dict[str, str]:
     """Each trigger of the review, served on its own path."""
     plain = rss(("p1", "Curfew in Bajaur after firing", "Officials said."))
     many = "".join(f"<item><title>t{n}</title></item>" for n in range(250_001))
-    expanding = utf7(
-        '<!DOCTYPE rss [\n<!ENTITY big "'
-        + "x" * 100_000
-        + '">\n]><rss version="2.0"><channel>'
-        + "".join(f"<item><guid>b{n}</guid><title>&big;</title></item>" for n in range(2000))
-        + "</channel></rss>"
-    )
     far_date = {
         "id": "d1",
         "url": "https://news.example.org/d1",
@@ -72,7 +49,7 @@ def hostile_feeds(server: FeedServer) -> dict[str, str]:
             "/many.xml",
             f'<rss version="2.0"><channel><title>M</title>{many}</channel></rss>'.encode(),
         ),
-        "utf-7": server.feed("/utf7.xml", b'<?xml version="1.0" encoding="utf-7"?>\n' + expanding),
+        "utf-7": server.feed("/utf7.xml", UTF7_DECL + EXPANDING),
         "markup": server.feed(
             "/markup.xml",
             rss(("m1", "Chaman border crossing closed [/video] [link=x]y", "Traders.")),
@@ -83,7 +60,7 @@ def hostile_feeds(server: FeedServer) -> dict[str, str]:
             "/bomb.xml",
             Response(
                 200,
-                gzip_bomb(1024),
+                flat_gzip_bomb(1024),
                 {"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"},
             ),
         ),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import RELEVANT_RSS, run, write_config
 from fetchutil import fetch, scalar
+from hostile import flat_gzip_bomb
 from servers import BlackholePort, FeedServer, HangServer, Response
 
 from monitor.errors import ConfigError
@@ -54,16 +55,6 @@ def test_gzip_bomb_stops_at_the_decoded_cap(feed_server: FeedServer) -> None:  #
     assert time.monotonic() - started < 20
     assert peak_rss_mib() - before < 256
     assert feed_server.sent["/bomb.xml"] < 1 * 1024 * MiB  # far less than the 10 MB bomb
-
-
-def flat_gzip_bomb(inflated_mib: int) -> bytes:
-    """A gzip body (no trailer) of `inflated_mib` MiB of zeros, about 1 KiB per MiB, made in
-    milliseconds: after a full flush, every further MiB of zeros compresses to the same bytes."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    zeros = bytes(MiB)
-    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
-    block = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
-    return first + block * (inflated_mib - 1)
 
 
 PEAK_MEMORY_OF_A_FETCH = """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import RELEVANT_RSS, run, write_config
 from fetchutil import scalar, texts
+from hostile import EXPANDING, UTF7_DECL, utf7
 from servers import FeedServer
 
 from monitor.errors import FeedError
@@ -121,23 +121,8 @@ def test_body_that_is_a_path_or_url_is_parsed_as_bytes(
 # -- issue #18: markup hidden in an encoding that is not ASCII-compatible -------------------
 
 
-def utf7(text: str) -> bytes:
-    """`text` in UTF-7 with every character base64-shifted: no markup byte is left in ASCII."""
-    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
-
-
-UTF7_DECL = b'<?xml version="1.0" encoding="utf-7"?>\n'
 CLEAN = '<rss version="2.0"><channel><title>t</title><item><guid>c1</guid><title>Chaman</title>'
 CLEAN += "</item></channel></rss>"
-# One 100 KB entity, declared on a line of its own (feedparser keeps such "safe" entities for
-# its loose parser) and referenced by 2,000 items: some 200 MB once expanded.
-EXPANDING = utf7(
-    '<!DOCTYPE rss [\n<!ENTITY big "'
-    + "x" * 100_000
-    + '">\n]><rss version="2.0"><channel>'
-    + "".join(f"<item><guid>b{n}</guid><title>&big;</title></item>" for n in range(2000))
-    + "</channel></rss>"
-)
 REFUSED_ENCODINGS = {
     "utf-7 declared": (UTF7_DECL + utf7(LAUGHS + CLEAN), "application/rss+xml"),
     "utf-7 as the charset": (utf7(LAUGHS + CLEAN), "application/rss+xml; charset=utf-7"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,21 +207,21 @@ def _print_report(console: Console, report: Report) -> None:
             f"  {name:<15} P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
             f"(tp {s.tp}, fp {s.fp}, fn {s.fn})"
         )
-    console.print(f"[bold]misses[/] ({len(report.misses)}):")
-    for item in report.misses:
-        console.print(f"  {item.id} [{escape(item.topic)}] {escape(item.title)}")
-    console.print(f"[bold]false alarms[/] ({len(report.false_alarms)}):")
-    for item in report.false_alarms:
-        fired = ", ".join(report.rules_fired[item.id])
-        console.print(f"  {item.id} ({escape(fired)}) {escape(item.title)}")
+    fired = {i: ", ".join(rules) for i, rules in report.rules_fired.items()}
+    lists: list[tuple[str, Sequence[LabelledItem], Callable[[LabelledItem], str]]] = [
+        ("misses", report.misses, lambda item: escape(f"[{item.topic}]")),
+        ("false alarms", report.false_alarms, lambda item: escape(f"({fired[item.id]})")),
+    ]
     if report.alert_scores is not None:
-        console.print(f"[bold]missed alerts[/] ({len(report.missed_alerts)}):")
-        for item in report.missed_alerts:
-            console.print(f"  {item.id} {escape(item.title)}")
-        console.print(f"[bold]false alerts[/] ({len(report.false_alerts)}):")
-        for item in report.false_alerts:
-            fired = ", ".join(report.rules_fired[item.id])
-            console.print(f"  {item.id} ({escape(fired)}) {escape(item.title)}")
+        lists += [
+            ("missed alerts", report.missed_alerts, lambda item: ""),
+            ("false alerts", report.false_alerts, lambda item: escape(f"({fired[item.id]})")),
+        ]
+    for heading, items, note in lists:
+        console.print(f"[bold]{heading}[/] ({len(items)}):")
+        for item in items:
+            parts = (item.id, note(item), escape(item.title))
+            console.print("  " + " ".join(p for p in parts if p))
 
 
 def _print_figures(console: Console, report: Report) -> None:
