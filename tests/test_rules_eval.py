@@ -45,8 +45,8 @@ def test_seed_article_fires_the_core_topics() -> None:
 # P >= 0.90 and R >= 0.95, alerts P >= 0.85 and R >= 0.90 on every file. Where a file is
 # not there yet its floor is today's figure, so a change can only hold or raise it.
 FLOORS = {
-    "relevance-dev.csv": {"relevant": (0.93, 0.98), "alerts": (0.90, 0.85)},
-    "relevance-dev2.csv": {"relevant": (0.93, 0.96), "alerts": (0.90, 0.90)},
+    "relevance-dev.csv": {"relevant": (0.94, 0.98), "alerts": (0.90, 0.85)},
+    "relevance-dev2.csv": {"relevant": (0.94, 0.96), "alerts": (0.90, 0.90)},
 }
 
 
@@ -134,3 +134,29 @@ def test_concepts_of_the_beat(title: str, relevant: bool) -> None:
     matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
     matches = matcher.match(LabelledItem("x", "Dawn", title, ""))
     assert bool(matches) is relevant, [m.rule_id for m in matches]
+
+
+def test_afghanistan_in_the_background_is_not_the_beat() -> None:
+    # A separatist attack in Balochistan whose photo caption names the Afghan border, and a
+    # report on Pakistan's ties with another country that mentions Afghanistan in passing.
+    from monitor.match.evaluate import LabelledItem
+
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    background = [
+        LabelledItem(
+            "a",
+            "Dawn",
+            "12 India-sponsored terrorists killed in two Balochistan IBOs: ISPR",
+            "Soldiers patrol the Pakistan-Afghanistan border in Chaman. Six militants were"
+            " killed in Washuk and six in Mastung.",
+        ),
+        LabelledItem(
+            "b",
+            "Dawn",
+            "Pakistan seeks stronger bilateral ties with Bangladesh",
+            "Dar met his Bangladeshi counterpart in Dhaka. Earlier, Pakistan and Afghanistan"
+            " held a round of foreign ministers' dialogue in Kabul.",
+        ),
+    ]
+    for item in background:
+        assert matcher.match(item) == [], item.title
