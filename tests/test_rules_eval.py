@@ -45,8 +45,8 @@ def test_seed_article_fires_the_core_topics() -> None:
 # P >= 0.90 and R >= 0.95, alerts P >= 0.85 and R >= 0.90 on every file. Where a file is
 # not there yet its floor is today's figure, so a change can only hold or raise it.
 FLOORS = {
-    "relevance-dev.csv": {"relevant": (0.90, 0.95), "alerts": (0.90, 0.85)},
-    "relevance-dev2.csv": {"relevant": (0.90, 0.88), "alerts": (0.90, 0.90)},
+    "relevance-dev.csv": {"relevant": (0.94, 0.98), "alerts": (0.90, 0.85)},
+    "relevance-dev2.csv": {"relevant": (0.94, 0.96), "alerts": (0.90, 0.90)},
 }
 
 
@@ -106,5 +106,57 @@ def test_default_rules_find_the_beat_in_urdu() -> None:
     # docs/decisions.md: the misses left are events the text does not tie to the beat).
     count, precision, recall = _eval("relevance-urdu-dev.csv")
     assert count == 475
-    assert precision >= 0.90, precision
-    assert recall >= 0.85, recall
+    assert precision >= 0.95, precision
+    assert recall >= 0.91, recall
+
+
+@pytest.mark.parametrize(
+    ("title", "relevant"),
+    [
+        # diplomacy by its verbs, relations and aid; the Afghan government by its names
+        ("Pakistan presses Afghanistan to clear stance on cross-border terrorism", True),
+        ("Pakistan sends humanitarian aid to Afghanistan after earthquake", True),
+        ("Taliban regime rejects Islamabad's claims", True),
+        # international outlets' wording for the frontier
+        ("Gunmen kill four soldiers in northwest Pakistan", True),
+        # refugees: Afghans living in Pakistan and their resettlement
+        ("Afghan families stranded in Pakistan await resettlement", True),
+        # violence at a sporting venue is still violence
+        ("Two killed in Bajaur blast during cricket match", True),
+        # crime and accidents in frontier towns are not militancy
+        ("Six dead as gas cylinder blast hits Mardan market", False),
+        ("Seven shot dead in Kohat over personal enmity", False),
+    ],
+)
+def test_concepts_of_the_beat(title: str, relevant: bool) -> None:
+    from monitor.match.evaluate import LabelledItem
+
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    matches = matcher.match(LabelledItem("x", "Dawn", title, ""))
+    assert bool(matches) is relevant, [m.rule_id for m in matches]
+
+
+def test_afghanistan_in_the_background_is_not_the_beat() -> None:
+    # A separatist attack in Balochistan whose photo caption names the Afghan border, and a
+    # report on Pakistan's ties with another country that mentions Afghanistan in passing.
+    from monitor.match.evaluate import LabelledItem
+
+    matcher = Matcher.from_file(ROOT / "config" / "rules.toml")
+    background = [
+        LabelledItem(
+            "a",
+            "Dawn",
+            "12 India-sponsored terrorists killed in two Balochistan IBOs: ISPR",
+            "Soldiers patrol the Pakistan-Afghanistan border in Chaman. Six militants were"
+            " killed in Washuk and six in Mastung.",
+        ),
+        LabelledItem(
+            "b",
+            "Dawn",
+            "Pakistan seeks stronger bilateral ties with Bangladesh",
+            "Dar met his Bangladeshi counterpart in Dhaka. Earlier, Pakistan and Afghanistan"
+            " held a round of foreign ministers' dialogue in Kabul.",
+        ),
+    ]
+    for item in background:
+        assert matcher.match(item) == [], item.title
