@@ -297,7 +297,9 @@ def test_per_host_limit_and_spacing(feed_server: FeedServer) -> None:
     asyncio.run(main())
     assert peak <= 2
     gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
-    assert min(gaps) >= 0.08
+    # Spaced 0.1 s apart when sent; seen at the server, thread scheduling on a busy host can
+    # bring two starts closer. Without spacing, the two allowed at once start together.
+    assert min(gaps) >= 0.05
 
 
 def test_silent_flag() -> None:
