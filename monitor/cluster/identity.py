@@ -61,7 +61,10 @@ _MEDIATOR_HOST = {
     **dict.fromkeys(tokens("russia russian"), "russia"),
     **dict.fromkeys(tokens("china chinese"), "china"),
 }
-_TALKS_WORDS = frozenset(tokens("talks negotiations mediation mediated round"))
+# Talks, and the truce they make: both are hosted somewhere.
+_TALKS_WORDS = frozenset(
+    tokens("talks negotiations mediation mediated round ceasefire truce")
+)
 _NUMBERED = re.compile(r"\b(" + "|".join(_ORDINALS) + r"|\d+(?:st|nd|rd|th))\s+round\b")
 # A count more than double another (and by more than a couple): two incidents.
 _TOLL_RATIO = 2.0

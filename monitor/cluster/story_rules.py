@@ -239,23 +239,31 @@ def same_round(
     settings: ClusterSettings,
     barred: dict[int, str],
 ) -> tuple[int, str] | None:
-    """The story of the round of talks the candidate reports on, or None: a story with a
-    report of talks hosted by a country the candidate's talks are hosted by, begun within
+    """The story of the round of talks, or of the ceasefire agreed at one, the candidate
+    reports on, or None. A round or an agreement is its host (venue or mediator) and its
+    dates: a story with a report of the same kind (talks; a ceasefire for a ceasefire) whose
+    headline names a host the candidate names in headline or lead, begun within
     `round_span_hours`. The nearest such report in time wins (then the lower story id).
 
-    Only for a candidate whose headline types no event of its own (or an unattributed
-    demand: "Kabul told to act"), with the talks in its lead: a report typed as talks
-    joins by place (`same_event`), and a ceasefire, a clash or a named speaker's
-    statement is news of its own, however much it speaks of the round."""
+    A report typed as talks joins by place (`same_event`); what else joins a round is a
+    report whose headline types no event of its own, or an unattributed demand ("Kabul
+    told to act"), naming the other side, with the talks in its lead. A clash, a closure or
+    a named speaker's statement is news of its own, however much it speaks of the round."""
     fp = candidate.fingerprint
     ident = fp.identity
     ev = fp.event
-    if not ident.hosts or (ev is not None and (ev.kind != "statement" or ev.speakers)):
+    if not ident.hosts:
         return None
-    if len(fp.title_tokens) < MIN_HEADLINE_WORDS or AFGHAN_SIDE.isdisjoint(fp.title_tokens):
+    if ev is not None and ev.kind == "ceasefire":
+        kind = "ceasefire"  # "Turkiye, Qatar help seal truce" a day after "ceasefire agreed"
+    elif ev is not None and (ev.kind != "statement" or ev.speakers):
+        return None
+    elif len(fp.title_tokens) < MIN_HEADLINE_WORDS or AFGHAN_SIDE.isdisjoint(fp.title_tokens):
         # A report of the round names the other side ("Kabul told to act"); a title that
         # does not ("Another Doha pact") is comment on it, and opinion stays alone.
         return None
+    else:
+        kind = "talks"
     first: dict[int, float] = {}
     for n in neighbours:
         hours = (candidate.published - n.published).total_seconds() / 3600.0
@@ -263,19 +271,18 @@ def same_round(
     best: tuple[float, int, str] | None = None
     for gap, n in zip(gaps, neighbours, strict=True):
         nfp = n.fingerprint
-        if n.story_id in barred or nfp.event is None or nfp.event.kind != "talks":
+        if n.story_id in barred or nfp.event is None or nfp.event.kind != kind:
             continue
-        if not nfp.identity.host_in_title:
+        if not nfp.identity.host_in_title or first[n.story_id] > settings.round_span_hours:
             continue  # the round is the one a headline names, not one a lead mentions
-        if first[n.story_id] > settings.round_span_hours:
-            continue
         hosts = ident.hosts & nfp.identity.hosts
         if hosts and (best is None or (gap, n.story_id) < best[:2]):
+            what = "round of talks" if kind == "talks" else "ceasefire"
             best = (
                 gap,
                 n.story_id,
-                f"same round of talks (hosted by {', '.join(sorted(hosts))}) as a report "
-                f"{gap:.0f}h apart, round begun {first[n.story_id]:.0f}h before",
+                f"same {what} (hosted by {', '.join(sorted(hosts))}) as a report "
+                f"{gap:.0f}h apart, begun {first[n.story_id]:.0f}h before",
             )
     return None if best is None else (best[1], best[2])
 
