@@ -264,7 +264,7 @@ def test_a_numbered_round_opens_a_new_round() -> None:
     ]
     assert _place(
         ("Pakistan, Afghanistan open fourth round of talks in Istanbul", "", 0.0),
-        stalled[:2] + (3.0,),
+        (*stalled[:2], 3.0),
         fourth,
     ) == [1, 1, 1]
 
@@ -277,7 +277,7 @@ def test_the_same_toll_within_hours_is_one_incident() -> None:
         1,
         2,
     ]
-    assert _place(foiled, ops[:2] + (9.0,)) == [1, 2]  # the next morning's raid is another
+    assert _place(foiled, (*ops[:2], 9.0)) == [1, 2]  # the next morning's raid is another
     # A reaction that cites the toll is a statement, not the incident.
     assert _place(foiled, ("PM lauds forces for killing 9 terrorists", "", 0.5)) == [1, 2]
 

@@ -144,7 +144,9 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         title_tokens=tuple(title_toks),
         lead_tokens=tuple(lead_toks),
         signature=signature,
-        band_keys=_band_keys(signature, title_distinct) + event_keys(event) + identity_keys(identity),
+        band_keys=_band_keys(signature, title_distinct)
+        + event_keys(event)
+        + identity_keys(identity),
         exact_key=exact,
         numbers=extract_numbers(both),
         title_numbers=extract_numbers(title_toks),

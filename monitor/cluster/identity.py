@@ -62,9 +62,7 @@ _MEDIATOR_HOST = {
     **dict.fromkeys(tokens("china chinese"), "china"),
 }
 # Talks, and the truce they make: both are hosted somewhere.
-_TALKS_WORDS = frozenset(
-    tokens("talks negotiations mediation mediated round ceasefire truce")
-)
+_TALKS_WORDS = frozenset(tokens("talks negotiations mediation mediated round ceasefire truce"))
 _NUMBERED = re.compile(r"\b(" + "|".join(_ORDINALS) + r"|\d+(?:st|nd|rd|th))\s+round\b")
 # A count more than double another (and by more than a couple): two incidents.
 _TOLL_RATIO = 2.0
@@ -131,7 +129,8 @@ def identity_of(
     folded = fold(title)
     return Identity(
         numbered=frozenset(
-            _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1])) for m in _NUMBERED.finditer(folded)
+            _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1]))
+            for m in _NUMBERED.finditer(folded)
         ),
         places=finest(places_named(title)),
         figures=tuple(sorted(casualties(title_tokens).items())),
