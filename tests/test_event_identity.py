@@ -291,3 +291,16 @@ def test_closures_of_the_crossings_as_a_whole_are_one_decision() -> None:
         ("Pakistan says Afghan crossings to stay closed", "", 0.0),
         ("Torkham closed to Afghan transit trade", "", 1.0),
     ) == [1, 2]
+
+
+def test_a_headline_opening_on_a_speakers_quotation_is_a_statement() -> None:
+    quoted = event_of("‘The door to talks is open’: PM Shehbaz on Kabul")
+    assert quoted is not None and quoted.kind == "statement" and quoted.speakers == {"pm"}
+    # The same news announced by its source, not quoted, is the event itself.
+    announced = event_of("Pakistan to hold talks with Kabul in Doha on Sunday: FO")
+    assert announced is not None and announced.kind == "talks"
+    # One occasion written up twice, quoted on different subjects, is one story.
+    assert _place(
+        ("‘The door to talks is open’: PM Shehbaz on Kabul", "", 0.0),
+        ("'Kabul must choose between peace and proxies': PM Shehbaz", "", 0.5),
+    ) == [1, 1]
