@@ -304,3 +304,14 @@ def test_a_headline_opening_on_a_speakers_quotation_is_a_statement() -> None:
         ("‘The door to talks is open’: PM Shehbaz on Kabul", "", 0.0),
         ("'Kabul must choose between peace and proxies': PM Shehbaz", "", 0.5),
     ) == [1, 1]
+
+
+def test_what_came_after_an_event_is_news_of_its_own() -> None:
+    withdrew = ("Afghan side withdraws from quadrangular hockey cup in Lahore", "", 0.0)
+    replaced = ("Oman invited after Afghan side withdraws from quadrangular hockey cup", "", 6.0)
+    assert _place(withdrew, replaced) == [1, 2]
+    # The same news reported "after" its cause is still that news.
+    assert _place(
+        ("Truce agreed at Doha talks between Pakistan and Afghanistan", "", 0.0),
+        ("Pakistan, Afghanistan agree truce after Doha talks", "", 2.0),
+    ) == [1, 1]

@@ -63,6 +63,8 @@ _MEDIATOR_HOST = {
 }
 # Talks, and the truce they make: both are hosted somewhere.
 _TALKS_WORDS = frozenset(tokens("talks negotiations mediation mediated round ceasefire truce"))
+# What a headline reports as having come first: its news is the clause before.
+_CAUSE = re.compile(r"\b(?:after|following|in the wake of)\b")
 _NUMBERED = re.compile(r"\b(" + "|".join(_ORDINALS) + r"|\d+(?:st|nd|rd|th))\s+round\b")
 # A count more than double another (and by more than a couple): two incidents.
 _TOLL_RATIO = 2.0
@@ -81,6 +83,10 @@ class Identity:
     hosts: frozenset[str] = frozenset()
     host_in_title: bool = False  # the headline itself names the venue or mediator
     numbered: frozenset[int] = frozenset()  # the round of talks numbered ("third round")
+    # "Zimbabwe roped in after Afghanistan pulls out of series": the headline's own news
+    # (`head`) and the earlier event it follows (`cause`), when it names one.
+    head: frozenset[str] = frozenset()
+    cause: frozenset[str] = frozenset()
 
 
 NO_IDENTITY = Identity()  # a headline that states none
@@ -127,7 +133,15 @@ def identity_of(
         _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1])) for m in _ROUND.finditer(fold(title))
     )
     folded = fold(title)
+    cause = _CAUSE.search(folded)
+    head, after = (
+        (frozenset(tokens(folded[: cause.start()])), frozenset(tokens(folded[cause.end() :])))
+        if cause is not None
+        else (frozenset(), frozenset())
+    )
     return Identity(
+        head=head,
+        cause=after,
         numbered=frozenset(
             _ORDINALS.get(m[1], 0) or int(re.sub(r"\D", "", m[1]))
             for m in _NUMBERED.finditer(folded)

@@ -51,6 +51,26 @@ __all__ = [
 STATE_KINDS = frozenset({"clash", "strike", "ceasefire"})
 
 
+_CAUSE_WORDS = 2  # distinctive words of a report found in another's cause: it is that cause
+
+
+def _follows(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether `a` reports what came after `b`: `b`'s distinctive headline words are in
+    what `a` says came first, and no word of `b`'s headline in `a`'s own news."""
+    if not a.identity.cause or not a.identity.head.isdisjoint(b.title_words):
+        return False
+    words = [w for w in b.title_words if weight(w) >= DISTINCTIVE]
+    return sum(w in a.identity.cause for w in words) >= _CAUSE_WORDS
+
+
+def _consequence(a: Fingerprint, b: Fingerprint) -> str | None:
+    """Why two reports are an event and what came of it, or None ("Zimbabwe roped in after
+    Afghanistan pulls out of series" is news of its own, not the withdrawal)."""
+    if _follows(a, b) or _follows(b, a):
+        return "what came after another report's event"
+    return None
+
+
 def vetoes(
     candidate: Candidate,
     neighbours: Sequence[Neighbour],
@@ -71,7 +91,7 @@ def vetoes(
         if gap > window or n.story_id in out:
             continue
         nfp = n.fingerprint
-        why = conflict(fp.event, fp.identity, nfp.event, nfp.identity)
+        why = conflict(fp.event, fp.identity, nfp.event, nfp.identity) or _consequence(fp, nfp)
         if why is not None:
             out[n.story_id] = why
         elif numbered:
