@@ -64,7 +64,7 @@ class ClusterSettings:
     # speaker within `occasion_hours` of a report of the story are one occasion (a press
     # conference written up by several outlets); otherwise, and for kinds that are not
     # between the two states' forces, a shared place or this much word similarity.
-    occasion_hours: float = 1.0
+    occasion_hours: float = 2.0
     event_evidence: float = 0.2
     # A round of talks (its host and dates): reports about talks of the same host join a
     # story of talks begun within this span (story_rules.same_round).
