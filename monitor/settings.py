@@ -279,12 +279,14 @@ class _Reader:
         d = ClusterSettings()
         hours = ["window_hours", "grace_hours", "event_gap_hours", "event_span_hours"]
         hours += ["statement_gap_hours", "statement_span_hours", "occasion_hours"]
+        hours += ["round_span_hours", "figure_hours"]
         shares = ["near_threshold", "story_containment", "number_conflict_factor"]
         shares += ["event_evidence"]
         self.check_keys(
             t,
             p,
-            {*hours, *shares, "decay_per_day", "same_article_threshold", "updates", "events"},
+            {*hours, *shares, "decay_per_day", "same_article_threshold", "updates", "events"}
+            | {"figure_min"},
         )
         values: dict[str, Any] = {}
         for key in hours:
@@ -295,6 +297,9 @@ class _Reader:
             values[key] = self.get(t, p, key, float, getattr(d, key))
             if not 0 <= values[key] <= 1:
                 raise self.fail(p + key, "expected a number from 0 to 1")
+        values["figure_min"] = self.get(t, p, "figure_min", int, d.figure_min)
+        if values["figure_min"] < 1:
+            raise self.fail(p + "figure_min", "expected a whole number of 1 or more")
         values["decay_per_day"] = self.get(t, p, "decay_per_day", float, d.decay_per_day)
         if values["decay_per_day"] < 0:
             raise self.fail(p + "decay_per_day", "expected 0 or more")

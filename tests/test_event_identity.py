@@ -210,3 +210,108 @@ def test_fingerprint_carries_the_identity() -> None:
     fp = fingerprint("Three policemen martyred in Lakki Marwat ambush", "")
     assert fp.identity.places == {"lakkimarwat"}
     assert fp.identity.figures == (("martyred", 3),)
+
+
+def test_talks_are_identified_by_their_host_named_in_headline_or_lead() -> None:
+    lead = "Officials said the Qatar-mediated talks with the Afghan side ran past midnight."
+    ident = fingerprint("Kabul asked to hand over militant commanders", lead).identity
+    assert ident.talks and ident.hosts == {"qatar"} and not ident.host_in_title
+    ident = fingerprint("Pak-Afghan delegations meet in Istanbul for talks", "").identity
+    assert ident.hosts == {"turkiye"} and ident.host_in_title
+    # A host named with no talks or truce spoken of is not a round.
+    assert fingerprint("Qatar airline resumes Kabul flights", "").identity.hosts == frozenset()
+    numbered = fingerprint("Fourth round of Pak-Afghan talks opens in Istanbul", "").identity
+    assert numbered.numbered == {4}
+
+
+def test_what_came_of_a_round_of_talks_joins_it() -> None:
+    talks = ("Pakistan, Afghan Taliban delegations hold talks in Doha", "", 0.0)
+    outcome_lead = "A day after the Qatar-mediated talks, officials said Kabul had pledged action."
+    assert _place(
+        talks,
+        ("Kabul asked to act against TTP hideouts within weeks", outcome_lead, 17.0),
+    ) == [1, 1]
+    # Another host is another round; a round long over is over; a named speaker's
+    # statement and an editorial's title are their own stories.
+    other_lead = "After the Turkish-mediated talks, officials said Kabul had pledged action."
+    assert _place(talks, ("Kabul asked to act against TTP hideouts", other_lead, 17.0)) == [1, 2]
+    assert _place(talks, ("Kabul asked to act against TTP hideouts", outcome_lead, 60.0)) == [
+        1,
+        2,
+    ]
+    assert _place(
+        talks, ("Kabul must act against TTP hideouts: Khawaja Asif", outcome_lead, 17.0)
+    ) == [1, 2]
+    assert _place(talks, ("Doha hopes", outcome_lead, 17.0)) == [1, 2]
+
+
+def test_a_truce_sealed_the_next_day_at_the_same_host_is_the_truce_agreed() -> None:
+    agreed = ("Pakistan, Afghanistan agree to truce at Doha talks", "", 0.0)
+    sealed = ("Qatar, Turkiye help seal Pak-Afghan truce", "", 26.0)
+    assert _place(agreed, sealed) == [1, 1]
+    elsewhere = ("Saudi Arabia helps seal Pak-Afghan truce", "", 26.0)
+    assert _place(agreed, elsewhere) == [1, 2]
+
+
+def test_a_numbered_round_opens_a_new_round() -> None:
+    stalled = ("Pak-Afghan talks in Istanbul stall over TTP guarantees", "", 0.0)
+    fourth = ("Fourth round of Pak-Afghan talks opens in Istanbul", "", 9.0)
+    assert _place(stalled, fourth) == [1, 2]
+    # Within the hour it is one occasion written up twice; a story naming the round joins.
+    assert _place(stalled, ("Fourth round of Pak-Afghan talks opens in Istanbul", "", 0.5)) == [
+        1,
+        1,
+    ]
+    assert _place(
+        ("Pakistan, Afghanistan open fourth round of talks in Istanbul", "", 0.0),
+        (*stalled[:2], 3.0),
+        fourth,
+    ) == [1, 1, 1]
+
+
+def test_the_same_toll_within_hours_is_one_incident() -> None:
+    foiled = ("Nine terrorists killed as forces foil infiltration from Afghanistan", "", 0.0)
+    ops = ("Security forces kill 9 terrorists in two operations: ISPR", "", 0.5)
+    assert _place(foiled, ops) == [1, 1]
+    assert _place(foiled, ("Security forces kill 4 terrorists in two operations", "", 0.5)) == [
+        1,
+        2,
+    ]
+    assert _place(foiled, (*ops[:2], 9.0)) == [1, 2]  # the next morning's raid is another
+    # A reaction that cites the toll is a statement, not the incident.
+    assert _place(foiled, ("PM lauds forces for killing 9 terrorists", "", 0.5)) == [1, 2]
+
+
+def test_closures_of_the_crossings_as_a_whole_are_one_decision() -> None:
+    assert _place(
+        ("Pakistan says Afghan crossings to stay closed", "", 0.0),
+        ("Afghan transit trade to remain suspended over security: FO", "", 1.0),
+    ) == [1, 1]
+    assert _place(
+        ("Pakistan says Afghan crossings to stay closed", "", 0.0),
+        ("Torkham closed to Afghan transit trade", "", 1.0),
+    ) == [1, 2]
+
+
+def test_a_headline_opening_on_a_speakers_quotation_is_a_statement() -> None:
+    quoted = event_of("‘The door to talks is open’: PM Shehbaz on Kabul")
+    assert quoted is not None and quoted.kind == "statement" and quoted.speakers == {"pm"}
+    # The same news announced by its source, not quoted, is the event itself.
+    announced = event_of("Pakistan to hold talks with Kabul in Doha on Sunday: FO")
+    assert announced is not None and announced.kind == "talks"
+    # One occasion written up twice, quoted on different subjects, is one story.
+    assert _place(
+        ("‘The door to talks is open’: PM Shehbaz on Kabul", "", 0.0),
+        ("'Kabul must choose between peace and proxies': PM Shehbaz", "", 0.5),
+    ) == [1, 1]
+
+
+def test_what_came_after_an_event_is_news_of_its_own() -> None:
+    withdrew = ("Afghan side withdraws from quadrangular hockey cup in Lahore", "", 0.0)
+    replaced = ("Oman invited after Afghan side withdraws from quadrangular hockey cup", "", 6.0)
+    assert _place(withdrew, replaced) == [1, 2]
+    # The same news reported "after" its cause is still that news.
+    assert _place(
+        ("Truce agreed at Doha talks between Pakistan and Afghanistan", "", 0.0),
+        ("Pakistan, Afghanistan agree truce after Doha talks", "", 2.0),
+    ) == [1, 1]

@@ -175,6 +175,24 @@ def test_stories_config_is_validated(tmp_path: Path, sqlite_url: str) -> None:
     assert "stories.window" in run(unknown, "stories", "list").output
 
 
+def test_round_and_toll_settings_are_read_and_validated(tmp_path: Path, sqlite_url: str) -> None:
+    for extra, key in (
+        ("round_span_hours = 0", "stories.round_span_hours"),
+        ("figure_hours = -1", "stories.figure_hours"),
+        ("figure_min = 0", "stories.figure_min"),
+        ("figure_min = 2.5", "stories.figure_min"),
+    ):
+        bad = write_config(tmp_path, db_url=sqlite_url, extra=f"[stories]\n{extra}\n")
+        result = run(bad, "stories", "list")
+        assert result.exit_code != 0 and key in result.output, extra
+    good = write_config(
+        tmp_path,
+        db_url=sqlite_url,
+        extra="[stories]\nround_span_hours = 24\nfigure_hours = 1.5\nfigure_min = 5\n",
+    )
+    assert run(good, "stories", "list").exit_code == 0
+
+
 def feed_and_story(session: Any, first_seen: datetime) -> tuple[int, int]:
     """An outlet and a story to hang story-index rows on: (feed id, story id)."""
     from monitor.store import tables as t

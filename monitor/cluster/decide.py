@@ -16,7 +16,13 @@ from typing import NamedTuple
 
 from monitor.canonical import article_id
 from monitor.cluster.fingerprint import Fingerprint
-from monitor.cluster.story_rules import same_event, story_containment, vetoes
+from monitor.cluster.story_rules import (
+    same_event,
+    same_figures,
+    same_round,
+    story_containment,
+    vetoes,
+)
 from monitor.cluster.weights import total
 
 __all__ = [
@@ -58,8 +64,15 @@ class ClusterSettings:
     # speaker within `occasion_hours` of a report of the story are one occasion (a press
     # conference written up by several outlets); otherwise, and for kinds that are not
     # between the two states' forces, a shared place or this much word similarity.
-    occasion_hours: float = 1.0
+    occasion_hours: float = 2.0
     event_evidence: float = 0.2
+    # A round of talks (its host and dates): reports about talks of the same host join a
+    # story of talks begun within this span (story_rules.same_round).
+    round_span_hours: float = 30.0
+    # One casualty count of one kind, at least `figure_min`, within `figure_hours`: one
+    # incident (story_rules.same_figures).
+    figure_hours: float = 3.0
+    figure_min: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +237,7 @@ def decide(
         )
     # Only positive evidence joins: a story one of whose reports names another place,
     # speaker, toll or round is another event, however alike the words (cluster.identity).
-    barred = vetoes(candidate, neighbours, gaps, settings.window_hours)
+    barred = vetoes(candidate, neighbours, gaps, settings.window_hours, settings.occasion_hours)
     best: tuple[float, int, float, str] | None = None  # (margin, -story, score, reason)
     for gap, n, same_article in sorted(scored, key=lambda s: _neighbour_order(s[1])):
         if n.story_id in barred:
@@ -258,6 +271,10 @@ def decide(
             barred,
             lambda other: _scores(sets, fp, other, settings)[0],
         )
+        if event_best is None:
+            event_best = same_round(candidate, neighbours, gaps, settings, barred)
+        if event_best is None:
+            event_best = same_figures(candidate, neighbours, gaps, settings, barred)
         if event_best is not None:
             best = (0.0, -event_best[0], 0.0, event_best[1])
     if best is None:

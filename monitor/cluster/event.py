@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from monitor.cluster.text import fold, tokens
 
-__all__ = ["AFGHAN_SIDE", "EVENT_KINDS", "Event", "event_of"]
+__all__ = ["AFGHAN_SIDE", "EVENT_KINDS", "MIN_HEADLINE_WORDS", "Event", "event_of"]
 
 
 def _toks(words: str) -> frozenset[str]:
@@ -91,7 +91,8 @@ _SAYS = frozenset({"says", "said", "tells", "told"})  # stop words, so not among
 # an event through its source, so "says" alone is not one.)
 _TELLS = frozenset({"tells", "told"})
 _SAYS_TAIL = re.compile(r",\s*(?:says|said)\s+([^,;:]{1,60})$")
-_MIN_HEADLINE_WORDS = 3  # "Afghan clashes", "Terror surge": editorial titles, no event
+_QUOTES = frozenset("'\"‘“")  # a headline opening on a quotation
+MIN_HEADLINE_WORDS = 3  # "Afghan clashes", "Terror surge": editorial titles, no event
 # "Pakistan hopes …", "Pakistan urges …": the state speaking through its foreign office.
 _STATE_VOICE = re.compile(r"^pakistan(?:'s)?\s+(\w+)")
 # Background, not the predicate: "… amid border clashes", "… in response to aggression",
@@ -147,7 +148,7 @@ def event_of(title: str, summary_tokens: tuple[str, ...] = ()) -> Event | None:
     if _NO_EVENT.match(folded):
         return None
     every_toks = tokens(folded)
-    if len(every_toks) < _MIN_HEADLINE_WORDS:
+    if len(every_toks) < MIN_HEADLINE_WORDS:
         return None
     # The first clause carries the news ("Intense fighting along the border; friendly
     # countries urge restraint"), background after "amid" does not.
@@ -161,7 +162,10 @@ def event_of(title: str, summary_tokens: tuple[str, ...] = ()) -> Event | None:
         speakers.add("fo")
     speaking = frozenset(speakers)
     told = any(w in _TELLS for w in predicate.split())
-    if head & _SPEECH or _MODAL.search(predicate) or told:
+    # A headline that opens on a quotation attributed to a named speaker ("'Ball is in
+    # their court': PM") reports what they said, whatever the quotation is about.
+    quoted = bool(speaking) and title.lstrip()[:1] in _QUOTES
+    if head & _SPEECH or _MODAL.search(predicate) or told or quoted:
         return Event("statement", speaking, afghan)
     fighting = head & _CLASH or (head & _KILL and every & AFGHAN_SIDE)
     if fighting and speaking <= _EVENT_SOURCES:

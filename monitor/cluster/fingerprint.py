@@ -92,6 +92,14 @@ def _minhash(words: frozenset[str]) -> tuple[int, ...]:
     return tuple(map(min, zip(*rows, strict=True)))
 
 
+def identity_keys(identity: Identity) -> tuple[str, ...]:
+    """Keys of an event's identity that reworded reports share: each casualty count, and
+    the host of the talks spoken of (weak keys, like an event kind: see index.tie)."""
+    keys = [_short(f"toll:{kind}:{value}", "k") for kind, value in identity.figures]
+    keys.extend(_short(f"host:{h}", "k") for h in sorted(identity.hosts))
+    return tuple(keys)
+
+
 def event_keys(event: Event | None) -> tuple[str, ...]:
     """Keys of an event signature: one per speaker for statements, else one per kind."""
     if event is None:
@@ -131,11 +139,14 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
     # The lead's places as far as the lead tokens reach (stop words make words > tokens).
     places = title_places | places_named(" ".join(lead_text.split()[: 2 * LEAD_TOKENS]))
     title_words, text_words = tuple(dict.fromkeys(title_toks)), tuple(dict.fromkeys(both))
+    identity = identity_of(title, title_toks, lead_toks, places)
     return Fingerprint(
         title_tokens=tuple(title_toks),
         lead_tokens=tuple(lead_toks),
         signature=signature,
-        band_keys=_band_keys(signature, title_distinct) + event_keys(event),
+        band_keys=_band_keys(signature, title_distinct)
+        + event_keys(event)
+        + identity_keys(identity),
         exact_key=exact,
         numbers=extract_numbers(both),
         title_numbers=extract_numbers(title_toks),
@@ -146,5 +157,5 @@ def fingerprint(title: str, summary: str) -> Fingerprint:
         title_weight=total(title_words),
         text_weight=total(text_words),
         title_places=title_places,
-        identity=identity_of(title, title_toks),
+        identity=identity,
     )

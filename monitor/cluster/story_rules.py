@@ -11,7 +11,17 @@ contradicts (`vetoes`: another place, speaker, toll or round; see `cluster.ident
   a ceasefire) the actors are that evidence: both sides fight one border war at a time.
   A statement needs the same speaker on the same occasion: within `occasion_hours`, or
   with words in common. Other kinds (talks, closures, militant attacks) need the same
-  place at the finest level both name, or words in common.
+  place at the finest level both name, or words in common. A closure is between the two
+  states too when neither report names a place finer than the border (the crossings as a
+  whole);
+* same round: a report about talks (in its headline or lead) hosted by the same country
+  (venue or mediator) as a story of talks begun within `round_span_hours` is that round or
+  what came of it ("Kabul told to take 'verifiable' action" the morning after
+  "Qatar-mediated talks"); a ceasefire or a clash agreed or fought meanwhile is its own
+  event;
+* same figures: reports, not statements, giving one casualty count of one kind (at least
+  `figure_min`) within `figure_hours` of each other report one incident ("25 terrorists
+  killed in infiltration bids" / "Security forces kill 25 terrorists in KP operations").
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from monitor.cluster.event import AFGHAN_SIDE, MIN_HEADLINE_WORDS
 from monitor.cluster.fingerprint import DISTINCTIVE, Fingerprint
 from monitor.cluster.gazetteer import compatible
 from monitor.cluster.identity import conflict
@@ -27,26 +38,71 @@ from monitor.cluster.weights import weight
 if TYPE_CHECKING:
     from monitor.cluster.decide import Candidate, ClusterSettings, Neighbour
 
-__all__ = ["STATE_KINDS", "same_event", "story_containment", "vetoes"]
+__all__ = [
+    "STATE_KINDS",
+    "same_event",
+    "same_figures",
+    "same_round",
+    "story_containment",
+    "vetoes",
+]
 
 # Events between the two states' forces: the sides are the identity (with the time).
 STATE_KINDS = frozenset({"clash", "strike", "ceasefire"})
 
 
+_CAUSE_WORDS = 2  # distinctive words of a report found in another's cause: it is that cause
+
+
+def _follows(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether `a` reports what came after `b`: `b`'s distinctive headline words are in
+    what `a` says came first, and no word of `b`'s headline in `a`'s own news."""
+    if not a.identity.cause or not a.identity.head.isdisjoint(b.title_words):
+        return False
+    words = [w for w in b.title_words if weight(w) >= DISTINCTIVE]
+    return sum(w in a.identity.cause for w in words) >= _CAUSE_WORDS
+
+
+def _consequence(a: Fingerprint, b: Fingerprint) -> str | None:
+    """Why two reports are an event and what came of it, or None ("Zimbabwe roped in after
+    Afghanistan pulls out of series" is news of its own, not the withdrawal)."""
+    if _follows(a, b) or _follows(b, a):
+        return "what came after another report's event"
+    return None
+
+
 def vetoes(
-    candidate: Candidate, neighbours: Sequence[Neighbour], gaps: Sequence[float], window: float
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    gaps: Sequence[float],
+    window: float,
+    occasion: float = 1.0,
 ) -> dict[int, str]:
     """Stories one of whose reports within `window` hours the candidate contradicts, with
-    why. A story is one event: a report that contradicts any of it is another event."""
+    why. A story is one event: a report that contradicts any of it is another event. A
+    report naming a round of talks does not join a story of talks reported more than
+    `occasion` hours before that never names that round."""
     fp = candidate.fingerprint
     out: dict[int, str] = {}
+    numbered = fp.identity.numbered
+    named_round: set[int] = set()  # stories one of whose reports names the candidate's round
+    talks_before: set[int] = set()  # stories with talks of an earlier hour, round unnamed
     for gap, n in zip(gaps, neighbours, strict=True):
         if gap > window or n.story_id in out:
             continue
         nfp = n.fingerprint
-        why = conflict(fp.event, fp.identity, nfp.event, nfp.identity)
+        why = conflict(fp.event, fp.identity, nfp.event, nfp.identity) or _consequence(fp, nfp)
         if why is not None:
             out[n.story_id] = why
+        elif numbered:
+            if nfp.identity.numbered & numbered:
+                named_round.add(n.story_id)
+            elif nfp.event is not None and nfp.event.kind == "talks" and gap > occasion:
+                talks_before.add(n.story_id)
+    # A report naming its round ("third round underway") opens that round: talks reported
+    # hours before without a number were an earlier round, unless the story names this one.
+    for story_id in talks_before - named_round - out.keys():
+        out[story_id] = "a new round of talks"
     return out
 
 
@@ -135,6 +191,8 @@ def _evidence(
     if ev.kind in STATE_KINDS and ev.afghan and nev.afghan:
         return f"{ev.kind} between the two sides"
     a, b = fp.identity.places, nfp.identity.places
+    if ev.kind == "closure" and ev.afghan and nev.afghan and not a and not b:
+        return "closure of the border crossings"
     if a and b and compatible(a, b):
         return f"{ev.kind} at {', '.join(sorted(a & b or a | b))}"
     if similar(nfp) >= settings.event_evidence:
@@ -191,4 +249,87 @@ def same_event(
                     f"same event ({why}) as a report {gap:.0f}h apart, "
                     f"story begun {_hours(candidate, first):.0f}h before",
                 )
+    return None if best is None else (best[1], best[2])
+
+
+def same_round(
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    gaps: Sequence[float],
+    settings: ClusterSettings,
+    barred: dict[int, str],
+) -> tuple[int, str] | None:
+    """The story of the round of talks, or of the ceasefire agreed at one, the candidate
+    reports on, or None. A round or an agreement is its host (venue or mediator) and its
+    dates: a story with a report of the same kind (talks; a ceasefire for a ceasefire) whose
+    headline names a host the candidate names in headline or lead, begun within
+    `round_span_hours`. The nearest such report in time wins (then the lower story id).
+
+    A report typed as talks joins by place (`same_event`); what else joins a round is a
+    report whose headline types no event of its own, or an unattributed demand ("Kabul
+    told to act"), naming the other side, with the talks in its lead. A clash, a closure or
+    a named speaker's statement is news of its own, however much it speaks of the round."""
+    fp = candidate.fingerprint
+    ident = fp.identity
+    ev = fp.event
+    if not ident.hosts:
+        return None
+    if ev is not None and ev.kind == "ceasefire":
+        kind = "ceasefire"  # "Turkiye, Qatar help seal truce" a day after "ceasefire agreed"
+    elif ev is not None and (ev.kind != "statement" or ev.speakers):
+        return None
+    elif len(fp.title_tokens) < MIN_HEADLINE_WORDS or AFGHAN_SIDE.isdisjoint(fp.title_tokens):
+        # A report of the round names the other side ("Kabul told to act"); a title that
+        # does not ("Another Doha pact") is comment on it, and opinion stays alone.
+        return None
+    else:
+        kind = "talks"
+    first: dict[int, float] = {}
+    for n in neighbours:
+        hours = (candidate.published - n.published).total_seconds() / 3600.0
+        first[n.story_id] = max(first.get(n.story_id, hours), hours)
+    best: tuple[float, int, str] | None = None
+    for gap, n in zip(gaps, neighbours, strict=True):
+        nfp = n.fingerprint
+        if n.story_id in barred or nfp.event is None or nfp.event.kind != kind:
+            continue
+        if not nfp.identity.host_in_title or first[n.story_id] > settings.round_span_hours:
+            continue  # the round is the one a headline names, not one a lead mentions
+        hosts = ident.hosts & nfp.identity.hosts
+        if hosts and (best is None or (gap, n.story_id) < best[:2]):
+            what = "round of talks" if kind == "talks" else "ceasefire"
+            best = (
+                gap,
+                n.story_id,
+                f"same {what} (hosted by {', '.join(sorted(hosts))}) as a report "
+                f"{gap:.0f}h apart, begun {first[n.story_id]:.0f}h before",
+            )
+    return None if best is None else (best[1], best[2])
+
+
+def same_figures(
+    candidate: Candidate,
+    neighbours: Sequence[Neighbour],
+    gaps: Sequence[float],
+    settings: ClusterSettings,
+    barred: dict[int, str],
+) -> tuple[int, str] | None:
+    """The story of a report giving the candidate's casualty count (same kind, same figure,
+    at least `figure_min`) within `figure_hours`, or None; neither may be a statement (a
+    reaction cites the toll of the attack it reacts to). The nearest report wins."""
+    fp = candidate.fingerprint
+    figures = {f for f in fp.identity.figures if f[1] >= settings.figure_min}
+    if not figures or (fp.event is not None and fp.event.kind == "statement"):
+        return None
+    best: tuple[float, int, str] | None = None
+    for gap, n in zip(gaps, neighbours, strict=True):
+        nfp = n.fingerprint
+        if gap > settings.figure_hours or n.story_id in barred:
+            continue
+        if nfp.event is not None and nfp.event.kind == "statement":
+            continue
+        same = figures.intersection(nfp.identity.figures)
+        if same and (best is None or (gap, n.story_id) < best[:2]):
+            kind, value = min(same)
+            best = (gap, n.story_id, f"same toll ({value} {kind}) as a report {gap:.1f}h apart")
     return None if best is None else (best[1], best[2])
