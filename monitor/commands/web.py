@@ -1,4 +1,4 @@
-"""`monitor web`: the analyst's desk, a read-only web view of the database (monitor.web)."""
+"""`monitor web`: the analyst's desk, a web view of the database with feedback (monitor.web)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from monitor.commands.common import open_store, settings_of
 )
 @click.pass_context
 def web(ctx: click.Context, listen: str | None) -> None:
-    """Serve the read-only web view: stories, search, feeds to subscribe to, feed health,
-    the digest ledger. There is no login yet, so it listens on a loopback address only."""
+    """Serve the web view: stories, search, feeds to subscribe to, feed health, the digest
+    ledger, and analysts' feedback. There is no login yet, so it listens on a loopback address only."""
     from monitor.web.server import DEFAULT_LISTEN, WebServer
 
     settings = settings_of(ctx)

@@ -1,6 +1,7 @@
 """The desk's Starlette application: routes, their parameters, the pages and the headers.
 
-Read-only: every route answers GET (and HEAD) only, anything else is 405. Pages are Jinja2
+Reading routes answer GET (and HEAD) only; the feedback forms POST, with a CSRF token
+(monitor.web.feedback); any other method is 405. Pages are Jinja2
 templates (monitor/templates/web) with autoescaping on, so feed text is always text: no
 feed HTML is rendered, and a link is only made of an http or https URL (`safe_link`).
 Every response carries a Content-Security-Policy that allows no script at all (the pages
@@ -36,7 +37,8 @@ from monitor.search import (
     outlets_label,
     safe_link,
 )
-from monitor.web import feeds
+from monitor.web import feeds, tokens
+from monitor.web.feedback import FeedbackRoutes, SessionCookie, csrf_for
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -142,8 +144,9 @@ def _filters(params: Mapping[str, str]) -> Filters:
 class Desk:
     """The route handlers over one store (run by Starlette in its thread pool)."""
 
-    def __init__(self, store: Store, css: str) -> None:
+    def __init__(self, store: Store, css: str, key: bytes) -> None:
         self.store = store
+        self.key = key  # signs the forms' CSRF tokens
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("monitor", "templates/web"),
             autoescape=True,  # every template, whatever its name: feed text is never HTML
@@ -236,6 +239,9 @@ class Desk:
             card=card,
             reports=reports,
             updates=self.store.story_updates(story_id),
+            csrf=csrf_for(request, self.key),
+            split_from=request.query_params.get("split_from", ""),
+            marked=request.query_params.get("marked", ""),
         )
 
     def feed_health(self, request: Request) -> Response:
@@ -281,16 +287,20 @@ class Desk:
         return self._feed(request, feeds.json_feed, "application/feed+json; charset=utf-8")
 
 
-def make_app(store: Store) -> ASGIApp:
-    """The desk over `store`, with its security headers."""
+def make_app(store: Store, secret: bytes | None = None) -> ASGIApp:
+    """The desk over `store`, with its security headers and session cookie. `secret`
+    (`[web] secret`) signs digest feedback links and forms; without it forms are signed
+    with a key of this process (a restart asks for a reload) and links are refused."""
     css = _stylesheet()
-    desk = Desk(store, css)
+    key = tokens.derive(secret, "forms") if secret else tokens.new_session().encode()
+    desk = Desk(store, css, key)
+    fb = FeedbackRoutes(desk, key, tokens.derive(secret, "links") if secret else None)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
             return Response(
-                "read-only: GET only\n",
+                "method not allowed: pages are GET, feedback forms POST\n",
                 405,
                 headers=exc.headers,
                 media_type="text/plain; charset=utf-8",
@@ -314,7 +324,11 @@ def make_app(store: Store) -> ASGIApp:
             Route("/search", desk.search),
             Route("/feeds", desk.feed_health),
             Route("/digests", desk.digest_ledger),
+            Route("/feedback", fb.feedback_page),
+            Route("/stories/{story_id:int}/not-relevant", fb.not_relevant, methods=["POST"]),
+            Route("/stories/{story_id:int}/split", fb.split, methods=["POST"]),
+            Route("/missed", fb.missed, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return SecurityHeaders(app, content_security_policy(css))
+    return SecurityHeaders(SessionCookie(app), content_security_policy(css))
