@@ -17,7 +17,8 @@ from monitor.commands.common import open_store, settings_of
 @click.pass_context
 def web(ctx: click.Context, listen: str | None) -> None:
     """Serve the web view: stories, search, feeds to subscribe to, feed health, the digest
-    ledger, and analysts' feedback. There is no login yet, so it listens on a loopback address only."""
+    ledger, and analysts' feedback. There is no login yet, so it listens on a loopback
+    address only."""
     from monitor.web.server import DEFAULT_LISTEN, WebServer
 
     settings = settings_of(ctx)
