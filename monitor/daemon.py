@@ -193,7 +193,7 @@ class Daemon:
             return
         from monitor.web.server import WebServer
 
-        self.web = WebServer(self.store, self.settings.web.listen)
+        self.web = WebServer(self.store, self.settings.web.listen, self.settings.web.secret)
         self.web.start()
         log.info("web view listening", extra={"url": self.web.url})
 

@@ -105,6 +105,10 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class WebConfig:
     listen: str | None = None  # "127.0.0.1:8080": the daemon serves the desk (monitor.web)
+    # The desk's address as recipients reach it: digests carry feedback links under it.
+    base_url: str | None = None
+    # Signs feedback links and the desk's forms (`secret`, or the text of `secret_file`).
+    secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -264,14 +268,42 @@ class _Reader:
         """`[web]`: where the daemon serves the desk; a loopback address only (no login yet)."""
         from monitor.web.server import WebError, parse_listen
 
-        self.check_keys(t, "web.", {"listen"})
+        self.check_keys(t, "web.", {"listen", "base_url", "secret", "secret_file"})
         listen = self.get(t, "web.", "listen", str, "") or None
         if listen is not None:
             try:
                 parse_listen(listen)
             except WebError as exc:
                 raise self.fail("web.listen", str(exc)) from None
-        return WebConfig(listen=listen)
+        secret = self.get(t, "web.", "secret", str, "") or None
+        secret_file = self.get(t, "web.", "secret_file", str, "")
+        if secret is not None and secret_file:
+            raise self.fail("web.secret_file", "set [web] secret or secret_file, not both")
+        key = "web.secret"
+        if secret_file:
+            key, path = "web.secret_file", self.path(secret_file)
+            try:
+                secret = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise self.fail(key, f"cannot read {path}: {exc.strerror}") from exc
+        if secret is not None and len(secret) < 32:
+            raise self.fail(key, f"expected a secret of at least 32 characters, got {len(secret)}")
+        base_url = self.get(t, "web.", "base_url", str, "") or None
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise self.fail(
+                    "web.base_url",
+                    f"expected the desk's http(s) address, like https://desk.example.org/, "
+                    f"got {base_url!r}",
+                )
+            if secret is None:
+                raise self.fail(
+                    "web.base_url",
+                    "digest feedback links are signed: set [web] secret or [web] secret_file "
+                    "(at least 32 characters, e.g. from `openssl rand -base64 32`)",
+                )
+        return WebConfig(listen=listen, base_url=base_url, secret=secret)
 
     def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
         """`[stories]`: the story clustering rule (monitor.cluster.decide.ClusterSettings)."""
@@ -584,7 +616,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
                 if f.name in _BOOKKEEPING:
                     continue
                 value = getattr(obj, f.name)
-                if f.name == "password":
+                if f.name in ("password", "secret"):
                     value = "***" if value else None
                 out[f.name] = plain(value)
             return out

@@ -140,3 +140,107 @@ def test_bad_feedback_says_what_was_wrong_and_keeps_what_is_stored(served: Serve
     kinds = [(f.kind, f.topic) for f in served.store.feedback()]
     assert kinds == [("not_relevant", ""), ("missed", "border")]
     assert served.store.feedback()[1].item_id is not None  # found by its link
+
+
+SECRET = "k" * 40
+
+
+def _digest_links(outbox: Path) -> list[str]:
+    import email
+    from email import policy
+
+    links = []
+    for path in sorted(outbox.glob("*-digest-*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        links += re.findall(r"Not relevant\? (\S+)", text)
+        html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert "not relevant?</a>" in html
+    return links
+
+
+def test_digest_feedback_links_work_without_sign_in_for_their_story_only(
+    tmp_path: Path, feed_server: FeedServer, db_url: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.web import tokens
+
+    geo = feed_server.feed("/geo.xml", feed(GEO_CLASH))
+    dawn = feed_server.feed("/dawn.xml", feed(DAWN_CLASH))
+    feeds = [("Geo", geo), ("Dawn", dawn)]
+    # Links asked for without a secret: a clear config error, nothing sent.
+    config = write_config(
+        tmp_path, db_url=db_url, feeds=feeds, extra='[web]\nbase_url = "http://127.0.0.1:1/"\n'
+    )
+    refused = run(config, "check")
+    assert refused.exit_code == 2
+    assert "web.base_url" in refused.output and "[web] secret" in refused.output
+
+    store = Store(db_url)
+    web = WebServer(store, "127.0.0.1:0", SECRET)
+    web.start()
+    wait_started(web)
+    try:
+        extra = f'[web]\nbase_url = "{web.url}"\nsecret = "{SECRET}"\n'
+        config = write_config(tmp_path, db_url=db_url, feeds=feeds, extra=extra)
+        assert run(config, "check").exit_code == 0
+        assert run(config, "digest", "send").exit_code == 0
+        (link,) = _digest_links(tmp_path / "outbox")
+        (row,) = store.story_rows()
+        assert link.startswith(f"{web.url}stories/{row.id}/link/not_relevant?token=")
+
+        with httpx.Client(timeout=30) as browser:
+            page = browser.get(link)
+            assert page.status_code == 200
+            assert "Mark not relevant, as analyst@example.org" in page.text
+            assert store.feedback() == []  # opening the link changes nothing
+            # The same token on another story, or for another action, does nothing.
+            token = link.split("token=")[1]
+            other = browser.get(f"{web.url}stories/{row.id + 1}/link/not_relevant?token={token}")
+            assert other.status_code == 403 and "Forged link" in other.text
+            action = browser.get(f"{web.url}stories/{row.id}/link/split?token={token}")
+            assert action.status_code == 403 and "Forged link" in action.text
+            key = tokens.derive(SECRET.encode(), "links")
+            old = tokens.sign_link(
+                key, "analyst@example.org", row.id, "not_relevant",
+                datetime.now(UTC) - timedelta(days=31),
+            )  # fmt: skip
+            expired = browser.get(f"{web.url}stories/{row.id}/link/not_relevant?token={old}")
+            assert expired.status_code == 403 and "Expired link" in expired.text
+            assert store.feedback() == []
+
+            done = browser.post(link, data={"csrf": _csrf(page.text), "note": SCRIPT})
+            assert done.status_code == 200 and "Thank you" in done.text
+        (fb,) = store.feedback()
+        assert (fb.kind, fb.story_id, fb.who, fb.note) == (
+            "not_relevant",
+            row.id,
+            "analyst@example.org",
+            SCRIPT,
+        )
+    finally:
+        web.stop()
+        store.close()
+
+
+def test_the_web_secret_is_checked_and_never_shown(tmp_path: Path, sqlite_url: str) -> None:
+    def config_with(web: str) -> str:
+        result = run(
+            write_config(tmp_path, db_url=sqlite_url, extra=f"[web]\n{web}\n"), "config", "show"
+        )
+        return f"{result.exit_code} {result.output}"
+
+    assert "web.secret: expected a secret of at least 32 characters, got 5" in config_with(
+        'secret = "short"'
+    )
+    missing = tmp_path / "no-such-secret"
+    assert f"web.secret_file: cannot read {missing}" in config_with(f'secret_file = "{missing}"')
+    (tmp_path / "secret").write_text(SECRET + "\n", encoding="utf-8")
+    shown = config_with(
+        f'secret_file = "{tmp_path / "secret"}"\nbase_url = "https://desk.example.org/"'
+    )
+    assert shown.startswith("0 ") and SECRET not in shown and "***" in shown
+    assert "expected the desk's http(s) address" in config_with(
+        f'secret = "{SECRET}"\nbase_url = "desk.example.org"'
+    )

@@ -22,6 +22,8 @@ def web(ctx: click.Context, listen: str | None) -> None:
     from monitor.web.server import DEFAULT_LISTEN, WebServer
 
     settings = settings_of(ctx)
-    server = WebServer(open_store(ctx), listen or settings.web.listen or DEFAULT_LISTEN)
+    server = WebServer(
+        open_store(ctx), listen or settings.web.listen or DEFAULT_LISTEN, settings.web.secret
+    )
     click.echo(f"serving the desk on {server.url} (Ctrl-C stops)")
     server.serve()

@@ -328,6 +328,8 @@ def make_app(store: Store, secret: bytes | None = None) -> ASGIApp:
             Route("/stories/{story_id:int}/not-relevant", fb.not_relevant, methods=["POST"]),
             Route("/stories/{story_id:int}/split", fb.split, methods=["POST"]),
             Route("/missed", fb.missed, methods=["POST"]),
+            Route("/stories/{story_id:int}/link/{action}", fb.link_page),
+            Route("/stories/{story_id:int}/link/{action}", fb.link_apply, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
     )

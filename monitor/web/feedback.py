@@ -185,6 +185,61 @@ class FeedbackRoutes:
             lambda _: "/feedback?marked=missed",
         )
 
+    # -- digest feedback links -------------------------------------------------------------
+
+    def _link(self, request: Request) -> tokens.Link | Response:
+        """The link this request carries, or the 403 page saying why it does not hold."""
+        if self.link_key is None:
+            return self._refuse(
+                403, "Feedback links are off", "this desk has no [web] secret to check links"
+            )
+        story_id: int = request.path_params["story_id"]
+        action: str = request.path_params["action"]
+        token = request.query_params.get("token", "")
+        try:
+            return tokens.check_link(self.link_key, token, story_id, action, datetime.now(UTC))
+        except tokens.LinkError as exc:
+            title = "Expired link" if exc.reason == "expired" else "Forged link"
+            return self._refuse(403, title, str(exc))
+
+    def link_page(self, request: Request) -> Response:
+        """A digest link opened: a confirmation form (a GET changes nothing)."""
+        link = self._link(request)
+        if isinstance(link, Response):
+            return link
+        card = self.desk.store.story_card(link.story_id)
+        return self.desk.render(
+            "link.html",
+            title="Not relevant?",
+            link=link,
+            card=card,
+            token=request.query_params["token"],
+            csrf=csrf_for(request, self.key),
+            done=False,
+        )
+
+    async def link_apply(self, request: Request) -> Response:
+        form = await self._form(request)
+        if isinstance(form, Response):
+            return form
+        link = self._link(request)
+        if isinstance(link, Response):
+            return link
+        now = datetime.now(UTC)
+        try:
+            await run_in_threadpool(
+                self.desk.store.mark_not_relevant,
+                link.story_id,
+                link.recipient,
+                now,
+                form.get("note", ""),
+            )
+        except FeedbackError as exc:
+            return self._refuse(400, "Cannot apply the feedback", str(exc))
+        return self.desk.render(
+            "link.html", title="Thank you", link=link, card=None, token="", csrf="", done=True
+        )
+
     def feedback_page(self, request: Request) -> Response:
         return self.desk.render(
             "feedback.html",

@@ -68,7 +68,7 @@ def bind(host: str, port: int) -> socket.socket:
 class WebServer:
     """The desk served by uvicorn on one bound socket, in a daemon thread."""
 
-    def __init__(self, store: Store, listen: str) -> None:
+    def __init__(self, store: Store, listen: str, secret: str | None = None) -> None:
         import uvicorn
 
         from monitor.web.app import make_app
@@ -77,7 +77,7 @@ class WebServer:
         self.socket = bind(host, port)
         self.host, self.port = host, self.socket.getsockname()[1]
         config = uvicorn.Config(
-            make_app(store),
+            make_app(store, secret.encode("utf-8") if secret else None),
             log_level="warning",
             lifespan="off",
             access_log=False,

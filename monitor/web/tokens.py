@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 LINK_LIFETIME = timedelta(days=30)
 ACTIONS = ("not_relevant",)  # what a digest link may do
@@ -95,3 +97,23 @@ def check_link(key: bytes, token: str, story_id: int, action: str, now: datetime
     if int(expires_text) < now.timestamp():
         raise LinkError("expired", "the link has expired (links last 30 days): use the desk")
     return Link(recipient, story_id, action, int(expires_text))
+
+
+def link_path(story_id: int, action: str) -> str:
+    """The desk's path of a feedback link (the route in monitor.web.app)."""
+    return f"/stories/{story_id}/link/{action}"
+
+
+def feedback_links(
+    base_url: str, secret: str, recipient: str, now: datetime
+) -> Callable[[int], str]:
+    """story id → the URL of its "not relevant" link for `recipient`, signed at `now` (a
+    digest's creation time, so every attempt to send it renders the same links)."""
+    key = derive(secret.encode("utf-8"), "links")
+    base = base_url.rstrip("/")
+
+    def link(story_id: int) -> str:
+        token = sign_link(key, recipient, story_id, "not_relevant", now)
+        return f"{base}{link_path(story_id, 'not_relevant')}?token={quote(token)}"
+
+    return link
