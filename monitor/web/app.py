@@ -38,7 +38,9 @@ from monitor.search import (
     safe_link,
 )
 from monitor.web import feeds, tokens
+from monitor.web.auth import Auth, AuthGate
 from monitor.web.feedback import FeedbackRoutes, SessionCookie, csrf_for
+from monitor.web.login import LoginRoutes
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -287,14 +289,19 @@ class Desk:
         return self._feed(request, feeds.json_feed, "application/feed+json; charset=utf-8")
 
 
-def make_app(store: Store, secret: bytes | None = None) -> ASGIApp:
-    """The desk over `store`, with its security headers and session cookie. `secret`
-    (`[web] secret`) signs digest feedback links and forms; without it forms are signed
-    with a key of this process (a restart asks for a reload) and links are refused."""
+def make_app(store: Store, secret: bytes | None = None, auth: Auth | None = None) -> ASGIApp:
+    """The desk over `store`, with its security headers, session cookie and, when `auth`
+    has users or a proxy, its sign-in gate. `secret` (`[web] secret`) signs digest feedback
+    links, forms and sign-ins; without it forms and sign-ins are signed with a key of this
+    process (a restart asks for a reload and a new sign-in) and links are refused."""
     css = _stylesheet()
-    key = tokens.derive(secret, "forms") if secret else tokens.new_session().encode()
+    process_key = tokens.new_session().encode()
+    key = tokens.derive(secret, "forms") if secret else process_key
+    auth_key = tokens.derive(secret, "auth") if secret else process_key
+    auth = auth or Auth()
     desk = Desk(store, css, key)
     fb = FeedbackRoutes(desk, key, tokens.derive(secret, "links") if secret else None)
+    login = LoginRoutes(desk, fb, auth, auth_key)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -328,9 +335,14 @@ def make_app(store: Store, secret: bytes | None = None) -> ASGIApp:
             Route("/stories/{story_id:int}/not-relevant", fb.not_relevant, methods=["POST"]),
             Route("/stories/{story_id:int}/split", fb.split, methods=["POST"]),
             Route("/missed", fb.missed, methods=["POST"]),
+            Route("/login", login.login_page),
+            Route("/login", login.login, methods=["POST"]),
+            Route("/logout", login.logout, methods=["POST"]),
             Route("/stories/{story_id:int}/link/{action}", fb.link_page),
             Route("/stories/{story_id:int}/link/{action}", fb.link_apply, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return SecurityHeaders(SessionCookie(app), content_security_policy(css))
+    return SecurityHeaders(
+        SessionCookie(AuthGate(app, auth, auth_key)), content_security_policy(css)
+    )

@@ -94,7 +94,7 @@ class FeedbackRoutes:
     def __init__(self, desk: Desk, key: bytes, link_key: bytes | None) -> None:
         self.desk, self.key, self.link_key = desk, key, link_key
 
-    async def _form(self, request: Request) -> dict[str, str] | Response:
+    async def form(self, request: Request) -> dict[str, str] | Response:
         """The posted form, or the 403/400 page that refuses it."""
         if not _same_origin(request):
             return self._refuse(403, "Refused", "the form was posted from another site")
@@ -128,7 +128,7 @@ class FeedbackRoutes:
         return RedirectResponse(then(result), status_code=303)
 
     async def not_relevant(self, request: Request) -> Response:
-        form = await self._form(request)
+        form = await self.form(request)
         if isinstance(form, Response):
             return form
         story_id: int = request.path_params["story_id"]
@@ -140,7 +140,7 @@ class FeedbackRoutes:
         )
 
     async def split(self, request: Request) -> Response:
-        form = await self._form(request)
+        form = await self.form(request)
         if isinstance(form, Response):
             return form
         story_id: int = request.path_params["story_id"]
@@ -157,7 +157,7 @@ class FeedbackRoutes:
         )
 
     async def missed(self, request: Request) -> Response:
-        form = await self._form(request)
+        form = await self.form(request)
         if isinstance(form, Response):
             return form
         target = form.get("item", "").strip()
@@ -219,7 +219,7 @@ class FeedbackRoutes:
         )
 
     async def link_apply(self, request: Request) -> Response:
-        form = await self._form(request)
+        form = await self.form(request)
         if isinstance(form, Response):
             return form
         link = self._link(request)

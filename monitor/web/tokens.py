@@ -32,7 +32,7 @@ def derive(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, purpose.encode("ascii"), hashlib.sha256).digest()
 
 
-def _mac(key: bytes, *parts: str) -> str:
+def mac(key: bytes, *parts: str) -> str:
     # Parts joined by a byte no part holds (recipients and actions are text without NUL).
     digest = hmac.new(key, "\0".join(parts).encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -41,7 +41,7 @@ def _mac(key: bytes, *parts: str) -> str:
 def csrf_token(key: bytes, session: str) -> str:
     """The form token of a session: the session cookie signed, so a page of another site
     (which can make the browser send the cookie but cannot read it) cannot make it."""
-    return _mac(key, "csrf", session)
+    return mac(key, "csrf", session)
 
 
 def csrf_ok(key: bytes, session: str | None, token: str | None) -> bool:
@@ -72,8 +72,8 @@ def sign_link(key: bytes, recipient: str, story_id: int, action: str, now: datet
         raise ValueError(f"unknown feedback action {action!r}")
     expires = int((now + LINK_LIFETIME).timestamp())
     who = base64.urlsafe_b64encode(recipient.encode("utf-8")).rstrip(b"=").decode("ascii")
-    mac = _mac(key, "link", recipient, str(story_id), action, str(expires))
-    return f"{who}.{expires}.{mac}"
+    signature = mac(key, "link", recipient, str(story_id), action, str(expires))
+    return f"{who}.{expires}.{signature}"
 
 
 def check_link(key: bytes, token: str, story_id: int, action: str, now: datetime) -> Link:
@@ -82,13 +82,13 @@ def check_link(key: bytes, token: str, story_id: int, action: str, now: datetime
     parts = token.split(".")
     if len(parts) != 3 or not parts[1].isdigit():
         raise LinkError("forged", "the link's token is malformed")
-    who, expires_text, mac = parts
+    who, expires_text, signature = parts
     try:
         recipient = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode("utf-8")
     except ValueError:
         raise LinkError("forged", "the link's token is malformed") from None
-    expected = _mac(key, "link", recipient, str(story_id), action, expires_text)
-    if not hmac.compare_digest(expected, mac):
+    expected = mac(key, "link", recipient, str(story_id), action, expires_text)
+    if not hmac.compare_digest(expected, signature):
         raise LinkError(
             "forged",
             "the link's signature does not match: it was not made for this story and action, "
