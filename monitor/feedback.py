@@ -46,15 +46,18 @@ def relevance_rows(feedback: Sequence[FeedbackRow], reports: Sequence[LabelRow])
     for r in reports:
         if r.story_id is not None:
             by_story.setdefault(r.story_id, []).append(r)
-    # A split moves a report out of its story after it was marked: the story as marked.
-    moved = {f.item_id: f.story_id for f in feedback if f.kind == SPLIT}
+    # A report split out after its story was marked was in the story as marked.
+    splits = [f for f in feedback if f.kind == SPLIT and f.item_id is not None]
     labels: dict[int, tuple[str, str]] = {}
     for f in sorted(feedback, key=lambda f: f.id):  # oldest first: the latest mark wins
         if f.kind == NOT_RELEVANT and f.story_id is not None:
+            split_later = {s.item_id for s in splits if s.story_id == f.story_id and s.id > f.id}
+            split_before = {s.item_id for s in splits if s.story_id == f.story_id and s.id < f.id}
             for r in by_story.get(f.story_id, []):
-                labels[r.item_id] = ("0", "")
-            for item_id, story_id in moved.items():
-                if story_id == f.story_id and item_id in by_item:
+                if r.item_id not in split_before:
+                    labels[r.item_id] = ("0", "")
+            for item_id in split_later:
+                if item_id in by_item:
                     labels[item_id] = ("0", "")
         elif f.kind == MISSED and f.item_id is not None and f.item_id in by_item:
             labels[f.item_id] = ("1", f.topic)

@@ -163,3 +163,26 @@ def test_feedback_exports_label_files_the_eval_commands_read(
     assert stories.exit_code == 0, stories.output
     # The clusterer joins the pair the analyst split: one false merge, measured.
     assert "precision" in stories.output.lower()
+
+
+def test_a_story_marked_not_relevant_labels_the_reports_it_had_then() -> None:
+    from monitor.feedback import relevance_rows
+    from monitor.store import FeedbackRow, LabelRow
+
+    def fb(i: int, kind: str, story: int, item: int | None = None) -> FeedbackRow:
+        return FeedbackRow(
+            i, kind, story, item, 99 if kind == "split" else None, None, "", "", "a", WHEN
+        )
+
+    def report(item: int, story: int) -> LabelRow:
+        return LabelRow(item, story, "Geo", WHEN, None, f"title {item}", "")
+
+    reports = [report(1, 10), report(2, 99), report(3, 20), report(4, 98)]
+    feedback = [
+        fb(1, "split", 10, 2),  # split out of story 10 before it was marked: not labelled
+        fb(2, "not_relevant", 10),
+        fb(3, "not_relevant", 20),
+        fb(4, "split", 20, 4),  # split out after: it was in the story as marked
+    ]
+    labels = {row[0]: row[6] for row in relevance_rows(feedback, reports)}
+    assert labels == {"1": "0", "3": "0", "4": "0"}
