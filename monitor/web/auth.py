@@ -100,7 +100,7 @@ def signed_in(key: bytes, session: str, cookie: str, now: float) -> str | None:
     return name
 
 
-def _cookies(scope: Scope) -> dict[str, str]:
+def request_cookies(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in scope.get("headers", []):
         if name == b"cookie":
@@ -173,7 +173,7 @@ class AuthGate:
                 return name.strip()
         if not self.auth.users:
             return None
-        cookie = _cookies(scope).get(AUTH_COOKIE)
+        cookie = request_cookies(scope).get(AUTH_COOKIE)
         session = scope.get("desk_session")
         if cookie and session:
             name = signed_in(self.key, session, cookie, time.time())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from monitor.errors import FeedbackError
 from monitor.match.evaluate import TOPICS
 from monitor.web import tokens
+from monitor.web.auth import request_cookies
 
 if TYPE_CHECKING:
     from monitor.web.app import Desk
@@ -47,16 +47,7 @@ class SessionCookie:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        session = None
-        for name, value in scope.get("headers", []):
-            if name == b"cookie":
-                jar: SimpleCookie = SimpleCookie()
-                try:
-                    jar.load(value.decode("latin-1"))
-                except Exception:  # a malformed Cookie header: as if there were none
-                    continue
-                if SESSION_COOKIE in jar:
-                    session = jar[SESSION_COOKIE].value
+        session = request_cookies(scope).get(SESSION_COOKIE)
         fresh = session is None
         scope["desk_session"] = session or tokens.new_session()
 
