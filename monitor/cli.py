@@ -27,6 +27,7 @@ def default_file(name: str) -> str:
 # Command groups that live in their own modules, imported only when used (fast --help).
 LAZY_COMMANDS = {
     "digest": "monitor.commands.digest:digest",
+    "feedback": "monitor.commands.feedback:feedback",
     "feeds": "monitor.commands.feeds:feeds",
     "rules": "monitor.commands.rules:rules",
     "run": "monitor.commands.daemon:run",

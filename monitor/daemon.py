@@ -191,9 +191,9 @@ class Daemon:
     def _start_web(self) -> None:
         if self.settings.web.listen is None:
             return
-        from monitor.web.server import WebServer
+        from monitor.web.server import serve_config
 
-        self.web = WebServer(self.store, self.settings.web.listen)
+        self.web = serve_config(self.store, self.settings.web, self.settings.web.listen)
         self.web.start()
         log.info("web view listening", extra={"url": self.web.url})
 

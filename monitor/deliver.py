@@ -22,7 +22,7 @@ import re
 import smtplib
 import ssl
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -344,6 +344,7 @@ def deliver(settings: Settings, store: Store, row: DigestRow, now: datetime) -> 
             kind=row.kind,
             digest_id=row.id,
             topics=r.topics,
+            feedback_link=_feedback_links(settings, row.recipient, row.created),
         )
         msg = compose(
             rendered,
@@ -592,6 +593,19 @@ def _alert_one(settings: Settings, store: Store, r: Recipient, now: datetime) ->
     return _freeze_and_send(settings, store, r, "alert", ids, now)
 
 
+def _feedback_links(
+    settings: Settings, recipient: str, created: datetime
+) -> Callable[[int], str] | None:
+    """Signed "not relevant" links on the desk, when `[web] base_url` is set (the config
+    check makes sure a secret comes with it)."""
+    web = settings.web
+    if web.base_url is None or web.secret is None:
+        return None
+    from monitor.web.tokens import feedback_links
+
+    return feedback_links(web.base_url, web.secret, recipient, created)
+
+
 def preview(
     settings: Settings, store: Store, now: datetime, recipient: Recipient | None = None
 ) -> list[Path]:
@@ -615,6 +629,7 @@ def preview(
         activity_rows=store.topic_activity(now - timedelta(days=ACTIVITY_DAYS)),
         shown=settings.digest.max_stories,
         topics=r.topics,
+        feedback_link=_feedback_links(settings, r.address, now),
     )
     settings.outbox.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9@._-]", "_", r.address)

@@ -78,3 +78,9 @@ class DeliveryError(MonitorError):
         self.recipient, self.message, self.permanent = recipient, message, permanent
         self.uncertain = uncertain
         super().__init__(f"{recipient}: {message}")
+
+
+class FeedbackError(MonitorError):
+    """An analyst's feedback cannot be applied as given (no such story or report, a report
+    of another story, a split that would leave nothing): says which and why; nothing is
+    stored."""

@@ -105,6 +105,15 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class WebConfig:
     listen: str | None = None  # "127.0.0.1:8080": the daemon serves the desk (monitor.web)
+    # The desk's address as recipients reach it: digests carry feedback links under it.
+    base_url: str | None = None
+    # Signs feedback links and the desk's forms (`secret`, or the text of `secret_file`).
+    secret: str | None = field(default=None, repr=False)
+    # Authentication (monitor.web.auth): users' argon2 hashes, or a trusted proxy's header.
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    proxy_header: str | None = None
+    proxy_addresses: tuple[str, ...] = ()
+    public_feeds: bool = False  # the Atom and JSON feeds without sign-in
 
 
 @dataclass(frozen=True)
@@ -261,17 +270,96 @@ class _Reader:
         )
 
     def web(self, t: Mapping[str, Any]) -> WebConfig:
-        """`[web]`: where the daemon serves the desk; a loopback address only (no login yet)."""
+        """`[web]`: where the daemon serves the desk (a loopback address unless users or a
+        proxy sign people in), the links' secret and address, and authentication."""
         from monitor.web.server import WebError, parse_listen
 
-        self.check_keys(t, "web.", {"listen"})
+        self.check_keys(
+            t,
+            "web.",
+            {
+                "listen",
+                "base_url",
+                "secret",
+                "secret_file",
+                "users",
+                "proxy_header",
+                "proxy_address",
+                "public_feeds",
+            },
+        )
+        users = t.get("users", {})
+        if not isinstance(users, dict):
+            raise self.fail("web.users", "expected a table of user = argon2 hash")
+        for name, hashed in users.items():
+            if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
+                raise self.fail(
+                    f"web.users.{name}",
+                    f"expected an argon2 hash (from `monitor web passwd {name}`), not a password",
+                )
+        proxy_header = self.get(t, "web.", "proxy_header", str, "") or None
+        proxy_raw = t.get("proxy_address", [])
+        proxy = [proxy_raw] if isinstance(proxy_raw, str) else proxy_raw
+        if not isinstance(proxy, list) or not all(isinstance(a, str) for a in proxy):
+            raise self.fail(
+                "web.proxy_address", f"expected an IP address or a list, got {proxy_raw!r}"
+            )
+        for address in proxy:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise self.fail(
+                    "web.proxy_address", f"expected an IP address, got {address!r}"
+                ) from None
+        if proxy_header is not None and not proxy:
+            raise self.fail(
+                "web.proxy_header",
+                "a proxy's user header is trusted only from the proxy: set [web] proxy_address",
+            )
+        public_feeds = self.get(t, "web.", "public_feeds", bool, False)
         listen = self.get(t, "web.", "listen", str, "") or None
         if listen is not None:
             try:
-                parse_listen(listen)
+                parse_listen(listen, authenticated=bool(users or proxy_header))
             except WebError as exc:
                 raise self.fail("web.listen", str(exc)) from None
-        return WebConfig(listen=listen)
+        secret = self.get(t, "web.", "secret", str, "") or None
+        secret_file = self.get(t, "web.", "secret_file", str, "")
+        if secret is not None and secret_file:
+            raise self.fail("web.secret_file", "set [web] secret or secret_file, not both")
+        key = "web.secret"
+        if secret_file:
+            key, path = "web.secret_file", self.path(secret_file)
+            try:
+                secret = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise self.fail(key, f"cannot read {path}: {exc.strerror}") from exc
+        if secret is not None and len(secret) < 32:
+            raise self.fail(key, f"expected a secret of at least 32 characters, got {len(secret)}")
+        base_url = self.get(t, "web.", "base_url", str, "") or None
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise self.fail(
+                    "web.base_url",
+                    f"expected the desk's http(s) address, like https://desk.example.org/, "
+                    f"got {base_url!r}",
+                )
+            if secret is None:
+                raise self.fail(
+                    "web.base_url",
+                    "digest feedback links are signed: set [web] secret or [web] secret_file "
+                    "(at least 32 characters, e.g. from `openssl rand -base64 32`)",
+                )
+        return WebConfig(
+            listen=listen,
+            base_url=base_url,
+            secret=secret,
+            users=tuple(sorted(users.items())),
+            proxy_header=proxy_header,
+            proxy_addresses=tuple(proxy),
+            public_feeds=public_feeds,
+        )
 
     def stories(self, t: Mapping[str, Any]) -> ClusterSettings:
         """`[stories]`: the story clustering rule (monitor.cluster.decide.ClusterSettings)."""
@@ -589,8 +677,10 @@ def redacted(settings: Settings) -> dict[str, Any]:
                 if f.name in _BOOKKEEPING:
                     continue
                 value = getattr(obj, f.name)
-                if f.name == "password":
+                if f.name in ("password", "secret"):
                     value = "***" if value else None
+                elif f.name == "users":  # names are shown, hashes are not
+                    value = [name for name, _ in value]
                 out[f.name] = plain(value)
             return out
         if isinstance(obj, tuple | list):

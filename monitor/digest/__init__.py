@@ -8,7 +8,7 @@ Rendering depends only on its arguments, so a retry re-renders the same frozen s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -186,12 +186,14 @@ def render(
     kind: str = "digest",
     digest_id: int | None = None,
     topics: Sequence[str] = (),
+    feedback_link: Callable[[int], str] | None = None,
 ) -> RenderedDigest:
     """The subject, HTML and plain-text parts of a digest (or alert) for one recipient.
 
     At most `shown` stories are shown in full (the most important); the others are counted
     per topic with a pointer to `monitor stories list`, never dropped silently. `topics` is
     the recipient's topic filter (empty: every topic), for the 7-day view.
+    `feedback_link` gives a story's signed "not relevant" link on the desk, when it has one.
     """
     tz = ZoneInfo(timezone)
     local_now = now.astimezone(tz)
@@ -220,6 +222,7 @@ def render(
         "health": health_lines(health) if kind == "digest" else [],
         "left_out": len(rest),
         "digest_id": digest_id,
+        "feedback_link": feedback_link,
     }
     return RenderedDigest(
         subject=subject_line(stories, local_now, kind),

@@ -26,12 +26,14 @@ from monitor.script import item_language
 from monitor.store import tables as t
 from monitor.store.digests import DigestRow, DigestsMixin
 from monitor.store.engine import check_schema, make_engine, reading
+from monitor.store.feedback import FeedbackMixin, FeedbackRow, LabelRow
 from monitor.store.feeds import FeedHealth, FeedNotFound, FeedsMixin, FetchOutcome
 from monitor.store.leases import LeasesMixin
 from monitor.store.recent_keys import RecentKeys
 from monitor.store.retention import RetentionMixin
 from monitor.store.search import SearchMixin
 from monitor.store.stories import (
+    STORY_LOCK,
     DbStoryIndex,
     NeighbourCache,
     StoriesMixin,
@@ -45,15 +47,14 @@ __all__ = [
     "DigestRow",
     "FeedHealth",
     "FeedNotFound",
+    "FeedbackRow",
     "FetchOutcome",
+    "LabelRow",
     "NewItem",
     "Store",
     "StoryItemRow",
     "StoryRow",
 ]
-
-
-_STORY_LOCK = 0x53544F52  # "STOR": the advisory lock around story assignment (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,15 @@ class NewItem:
     fingerprint: Fingerprint | None = None  # the story fingerprint, when already worked out
 
 
-class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin, SearchMixin):
+class Store(
+    FeedsMixin,
+    RetentionMixin,
+    LeasesMixin,
+    StoriesMixin,
+    DigestsMixin,
+    SearchMixin,
+    FeedbackMixin,
+):
     """One database: SQLite file or PostgreSQL. Opening checks the schema is current.
 
     `cluster_settings` is the story rule `add_items` applies (`[stories]` in config)."""
@@ -149,7 +158,7 @@ class Store(FeedsMixin, RetentionMixin, LeasesMixin, StoriesMixin, DigestsMixin,
         if matched:
             self._add_matches(conn, matched)
             if self.engine.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK})
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK})
             self._recent.sync(conn)
             index = DbStoryIndex(conn, self._neighbours, self._recent)
             current: list[NewItem] = []

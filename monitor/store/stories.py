@@ -47,6 +47,7 @@ __all__ = ["DbStoryIndex", "StoriesMixin", "StoryItemRow", "StoryRow"]
 _CACHE_SIZE = 20_000
 _LOOKUP_CHUNK = 100  # keys per candidate query
 FIRST_REPORT = "first report"
+STORY_LOCK = 0x53544F52  # "STOR": the advisory lock around story assignment (PostgreSQL)
 
 
 class NeighbourCache:
@@ -84,6 +85,10 @@ class NeighbourCache:
 
     def get(self, item_id: int) -> tuple[Neighbour, tuple[datetime, int]] | None:
         return self._data.get(item_id)
+
+    def drop(self, item_id: int) -> None:
+        """Forget an item (split into a story of its own: its entry names the old story)."""
+        self._data.pop(item_id, None)
 
     def clear(self) -> None:
         self._data.clear()
@@ -150,6 +155,10 @@ class DbStoryIndex:
             entry = self.cache.get(item_id)
             if entry is None:
                 missing.append(item_id)
+            elif entry[0].story_id != hits[item_id]:
+                # Split out of its story by an analyst, in another process: the index row
+                # has the story the report is in now, the cached entry the old one.
+                entries.append((replace(entry[0], story_id=hits[item_id]), entry[1]))
             else:
                 entries.append(entry)
         if missing:  # reports this process has not seen: read and fingerprint them once

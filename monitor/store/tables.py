@@ -257,3 +257,25 @@ class DaemonBeat(SQLModel, table=True):
     last_tick: datetime | None = _dt(default=None)
     next_tick: datetime | None = _dt(default=None)
     stopped: datetime | None = _dt(default=None)
+
+
+class Feedback(SQLModel, table=True):
+    """An analyst's correction, with who made it and when (monitor.store.feedback).
+
+    `kind` is "not_relevant" (a story), "split" (a report that is not the same story:
+    `story_id` the story it left, `split_story_id` the one it became) or "missed" (an item
+    the rules missed: `item_id` when it is stored, else only `url`). Ids are not foreign
+    keys: retention may prune the story or item, and the feedback stays as a record."""
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20, index=True)
+    story_id: int | None = Field(default=None, index=True)
+    item_id: int | None = None
+    split_story_id: int | None = None
+    url: str | None = Field(default=None, max_length=2048)
+    topic: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=2000)
+    who: str = Field(max_length=320)
+    created: datetime = _dt()

@@ -1,6 +1,7 @@
 """The desk's Starlette application: routes, their parameters, the pages and the headers.
 
-Read-only: every route answers GET (and HEAD) only, anything else is 405. Pages are Jinja2
+Reading routes answer GET (and HEAD) only; the feedback forms POST, with a CSRF token
+(monitor.web.feedback); any other method is 405. Pages are Jinja2
 templates (monitor/templates/web) with autoescaping on, so feed text is always text: no
 feed HTML is rendered, and a link is only made of an http or https URL (`safe_link`).
 Every response carries a Content-Security-Policy that allows no script at all (the pages
@@ -36,7 +37,10 @@ from monitor.search import (
     outlets_label,
     safe_link,
 )
-from monitor.web import feeds
+from monitor.web import feeds, tokens
+from monitor.web.auth import Auth, AuthGate
+from monitor.web.feedback import FeedbackRoutes, SessionCookie, csrf_for
+from monitor.web.login import LoginRoutes
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -70,7 +74,10 @@ class SecurityHeaders:
         self.headers = [
             (b"content-security-policy", csp.encode("ascii")),
             (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),  # desk URLs carry searches: keep them here
+            # Desk URLs carry searches: none leaves the desk. Not no-referrer: under it a
+            # browser sends "Origin: null" with the desk's own forms, and the CSRF check
+            # refuses a POST from another origin (monitor.web.feedback).
+            (b"referrer-policy", b"same-origin"),
             (b"x-frame-options", b"DENY"),
         ]
 
@@ -142,8 +149,9 @@ def _filters(params: Mapping[str, str]) -> Filters:
 class Desk:
     """The route handlers over one store (run by Starlette in its thread pool)."""
 
-    def __init__(self, store: Store, css: str) -> None:
+    def __init__(self, store: Store, css: str, key: bytes) -> None:
         self.store = store
+        self.key = key  # signs the forms' CSRF tokens
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("monitor", "templates/web"),
             autoescape=True,  # every template, whatever its name: feed text is never HTML
@@ -236,6 +244,9 @@ class Desk:
             card=card,
             reports=reports,
             updates=self.store.story_updates(story_id),
+            csrf=csrf_for(request, self.key),
+            split_from=request.query_params.get("split_from", ""),
+            marked=request.query_params.get("marked", ""),
         )
 
     def feed_health(self, request: Request) -> Response:
@@ -281,16 +292,25 @@ class Desk:
         return self._feed(request, feeds.json_feed, "application/feed+json; charset=utf-8")
 
 
-def make_app(store: Store) -> ASGIApp:
-    """The desk over `store`, with its security headers."""
+def make_app(store: Store, secret: bytes | None = None, auth: Auth | None = None) -> ASGIApp:
+    """The desk over `store`, with its security headers, session cookie and, when `auth`
+    has users or a proxy, its sign-in gate. `secret` (`[web] secret`) signs digest feedback
+    links, forms and sign-ins; without it forms and sign-ins are signed with a key of this
+    process (a restart asks for a reload and a new sign-in) and links are refused."""
     css = _stylesheet()
-    desk = Desk(store, css)
+    process_key = tokens.new_session().encode()
+    key = tokens.derive(secret, "forms") if secret else process_key
+    auth_key = tokens.derive(secret, "auth") if secret else process_key
+    auth = auth or Auth()
+    desk = Desk(store, css, key)
+    fb = FeedbackRoutes(desk, key, tokens.derive(secret, "links") if secret else None)
+    login = LoginRoutes(desk, fb, auth, auth_key)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
             return Response(
-                "read-only: GET only\n",
+                "method not allowed: pages are GET, feedback forms POST\n",
                 405,
                 headers=exc.headers,
                 media_type="text/plain; charset=utf-8",
@@ -314,7 +334,18 @@ def make_app(store: Store) -> ASGIApp:
             Route("/search", desk.search),
             Route("/feeds", desk.feed_health),
             Route("/digests", desk.digest_ledger),
+            Route("/feedback", fb.feedback_page),
+            Route("/stories/{story_id:int}/not-relevant", fb.not_relevant, methods=["POST"]),
+            Route("/stories/{story_id:int}/split", fb.split, methods=["POST"]),
+            Route("/missed", fb.missed, methods=["POST"]),
+            Route("/login", login.login_page),
+            Route("/login", login.login, methods=["POST"]),
+            Route("/logout", login.logout, methods=["POST"]),
+            Route("/stories/{story_id:int}/link/{action}", fb.link_page),
+            Route("/stories/{story_id:int}/link/{action}", fb.link_apply, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
     )
-    return SecurityHeaders(app, content_security_policy(css))
+    return SecurityHeaders(
+        SessionCookie(AuthGate(app, auth, auth_key)), content_security_policy(css)
+    )

@@ -1,8 +1,8 @@
-"""Serving the desk: the loopback-only rule and a uvicorn server in a thread of its own.
+"""Serving the desk: the loopback rule and a uvicorn server in a thread of its own.
 
-The desk has no authentication yet (a later phase adds users and a trusted proxy header),
-so it refuses any address but a loopback one: anyone who can reach the port reads the
-whole archive.
+Without authentication (users or a trusted proxy header, monitor.web.auth) the desk
+refuses any address but a loopback one: anyone who can reach the port would read the
+whole archive and post feedback.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
+    from monitor.settings import WebConfig
     from monitor.store import Store
+    from monitor.web.auth import Auth
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -24,18 +26,19 @@ class WebError(MonitorError):
     """The web view cannot start as asked (an address it refuses or cannot bind)."""
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
+def parse_listen(listen: str, authenticated: bool = False) -> tuple[str, int]:
     """("127.0.0.1", 8080) from "127.0.0.1:8080" or "[::1]:8080"; WebError unless the
-    address is a loopback one (127.0.0.0/8, ::1 or the name localhost)."""
+    address is a loopback one (127.0.0.0/8, ::1 or the name localhost) or the desk has
+    authentication."""
     host, sep, port_text = listen.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise WebError(f"listen address {listen!r}: expected HOST:PORT, like {DEFAULT_LISTEN!r}")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not is_loopback(host):
+    if not authenticated and not is_loopback(host):
         raise WebError(
-            f"refusing to serve the web view on {host}: it has no authentication yet, so it "
-            "only listens on a loopback address (127.0.0.1, ::1 or localhost); reach it "
-            "from elsewhere through an SSH tunnel"
+            f"refusing to serve the web view on {host}: without authentication ([web.users] "
+            "or [web] proxy_header) it only listens on a loopback address (127.0.0.1, ::1 "
+            "or localhost); reach it from elsewhere through an SSH tunnel"
         )
     return host, int(port_text)
 
@@ -65,19 +68,34 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def serve_config(store: Store, web: WebConfig, listen: str) -> WebServer:
+    """The desk as `[web]` configures it, on `listen`."""
+    from monitor.web.auth import Auth
+
+    auth = Auth(
+        users=dict(web.users),
+        proxy_header=web.proxy_header,
+        proxy_addresses=web.proxy_addresses,
+        public_feeds=web.public_feeds,
+    )
+    return WebServer(store, listen, web.secret, auth)
+
+
 class WebServer:
     """The desk served by uvicorn on one bound socket, in a daemon thread."""
 
-    def __init__(self, store: Store, listen: str) -> None:
+    def __init__(
+        self, store: Store, listen: str, secret: str | None = None, auth: Auth | None = None
+    ) -> None:
         import uvicorn
 
         from monitor.web.app import make_app
 
-        host, port = parse_listen(listen)
+        host, port = parse_listen(listen, authenticated=auth is not None and auth.enabled)
         self.socket = bind(host, port)
         self.host, self.port = host, self.socket.getsockname()[1]
         config = uvicorn.Config(
-            make_app(store),
+            make_app(store, secret.encode("utf-8") if secret else None, auth),
             log_level="warning",
             lifespan="off",
             access_log=False,
