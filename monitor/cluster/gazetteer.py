@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.cluster.text import fold
+from monitor.cluster.text import PLACE_SCRIPTS, fold
 
 __all__ = ["PLACES_BY_ID", "Place", "compatible", "finest", "places_named"]
 
@@ -216,6 +216,15 @@ def _load() -> tuple[dict[str, Place], dict[str, str]]:
 
 
 PLACES_BY_ID, _NAMES = _load()
+# The same places in Urdu, Pashto and Dari script, so that reports in those languages name
+# the place an English report names (one story across languages). A name that also stands
+# for a government (Kabul, Islamabad) is read as its English spelling is (`_AMBIGUOUS`).
+_ENGLISH = {re.sub(r"[\s.-]+", "", n): pid for n, pid in _NAMES.items()}
+_NAMES.update(
+    (fold(name), _ENGLISH[token.replace(" ", "")])
+    for name, token in PLACE_SCRIPTS
+    if token.replace(" ", "") in _ENGLISH
+)
 # Longest names first, so "north waziristan" wins over "waziristan", "tank district" over
 # "tank"; spaces, hyphens and dots between the parts of a name are interchangeable.
 _NAME_RE = re.compile(
@@ -235,6 +244,9 @@ _AMBIGUOUS = frozenset(
     {"tank", "hub", "bara", "dir", "lakki", "kech", "kabul", "islamabad", "tehran"}
     | {"moscow", "beijing", "ankara", "riyadh", "qatar"}
 )
+# A name ambiguous in English is so in the other scripts too; their place cues are
+# postpositions, which the check below does not read, so there it never counts.
+_AMBIGUOUS |= {_SQUEEZE.sub("", fold(name)) for name, token in PLACE_SCRIPTS if token in _AMBIGUOUS}
 _PLACE_CUE = re.compile(r"(?:\bin|\bat|\bnear|'s|\bfrom|\bto|\band)\s+$")
 
 

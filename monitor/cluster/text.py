@@ -15,10 +15,9 @@ import re
 from monitor.match.textnorm import fold_marks
 
 __all__ = [
-    "GENERIC",
-    "PLACES",
+    "PLACE_SCRIPTS",
     "extract_numbers",
-    "places_in",
+    "fold",
     "strip_boilerplate",
     "tokens",
 ]
@@ -50,16 +49,6 @@ STOP_WORDS: frozenset[str] = frozenset(
     """)
     )
 )
-
-# Words this beat uses in nearly every item: they say little about which event it is,
-# so similarity gives them a small weight instead of none (they still break ties).
-_GENERIC_WORDS = """
-    pakistan afghanistan taliban border forces security army military attack kill terrorist
-    government minister official state media country regime operation area
-    district province kp ispr fo ttp khawarij tension clashes troops soldiers police
-    statement spokesperson strikes response responds retaliates aggression unprovoked firing
-    india islamabad chief leader
-"""
 
 # Multi-word names and spellings folded to one token before splitting, so "Foreign Office"
 # and "FO", or "D I Khan" and "Dera Ismail Khan", count as the same word.
@@ -94,7 +83,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 # like any text (Pashto ټ/ډ/ړ are Urdu's, ھ is ہ), so one spelling per language is enough.
 # Names that are also common Urdu words are left out (دیر "late", کرم "grace"): a place
 # read where there is none would set two reports of one event apart.
-_PLACE_SCRIPTS: tuple[tuple[str, str], ...] = (
+PLACE_SCRIPTS: tuple[tuple[str, str], ...] = (
     ("شمالی وزیرستان", "northwaziristan"),
     ("شمالي وزیرستان", "northwaziristan"),
     ("جنوبی وزیرستان", "southwaziristan"),
@@ -157,7 +146,7 @@ _PLACE_SCRIPTS: tuple[tuple[str, str], ...] = (
     ("دوحہ", "doha"),
     ("استنبول", "istanbul"),
 )
-_PHRASES += tuple((re.escape(fold_marks(name)), token) for name, token in _PLACE_SCRIPTS)
+_PHRASES += tuple((re.escape(fold_marks(name)), token) for name, token in PLACE_SCRIPTS)
 # One alternation, one pass: group i matched ⇒ replacement i.
 _PHRASE_RE = re.compile("|".join(rf"\b({p})\b" for p, _ in _PHRASES))
 _PHRASE_OUT = [r for _, r in _PHRASES]
@@ -204,16 +193,6 @@ _COMPOUND_NUMBER = re.compile(
     r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-]+"
     r"(one|two|three|four|five|six|seven|eight|nine)\b"
 )
-
-# Places an analyst of this beat tracks (folded forms); a new one in a later report is news.
-_PLACE_WORDS = """
-    orakzai bajaur khyber kurram mohmand northwaziristan southwaziristan waziristan bannu
-    lakkimarwat dikhan tank peshawar quetta chaman torkham kabul kandahar spinboldak
-    angooradda landikotal chitral swat tirah mirali miranshah wana zhob paktika khost
-    nangarhar kunar helmand balochistan kp islamabad rawalpindi doha istanbul riyadh tehran
-    karachi lahore ghulam khan kohat hangu karak malakand dir parachinar jalalabad herat
-    mastung gwadar turbat kalat noshki surab sambaza badini ghazni bagram
-"""
 
 # Photo captions and credits that outlets put ahead of the story text (Geo, The News):
 # "Troops patrol the fence on Aug 3, 2021. — AFP/File<story text>". The caption names
@@ -310,12 +289,3 @@ def extract_numbers(toks: list[str]) -> frozenset[int]:
             if not 1990 <= value <= 2100:
                 found.add(value)
     return frozenset(found)
-
-
-def places_in(toks: list[str]) -> frozenset[str]:
-    """The gazetteer places among tokens."""
-    return frozenset(t for t in toks if t in PLACES)
-
-
-GENERIC: frozenset[str] = frozenset(tokens(_GENERIC_WORDS))
-PLACES: frozenset[str] = frozenset(tokens(_PLACE_WORDS))
