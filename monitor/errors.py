@@ -84,3 +84,24 @@ class FeedbackError(MonitorError):
     """An analyst's feedback cannot be applied as given (no such story or report, a report
     of another story, a split that would leave nothing): says which and why; nothing is
     stored."""
+
+
+class QueryError(MonitorError):
+    """A search query or filter that cannot be read; `position` is the 1-based character."""
+
+    def __init__(self, problem: str, position: int | None = None, source: str = "q") -> None:
+        self.problem, self.position, self.source = problem, position, source
+        where = f"{source}, at character {position}" if position is not None else source
+        super().__init__(f"{where}: {problem}")
+
+
+class WebError(MonitorError):
+    """The web view cannot start as asked (an address it refuses or cannot bind)."""
+
+
+class LinkError(MonitorError):
+    """A feedback link token that does not hold; `reason` is "forged" or "expired"."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

@@ -14,22 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from monitor.errors import MonitorError
+from monitor.errors import QueryError
 
 FIELDS = ("outlet", "topic", "severity", "since", "until")
 SEVERITIES = ("alert", "digest")
 # How fast relevance gives way to recency: a story this many days older needs twice the
 # relevance to rank level with a new one (monitor.store.search applies it in SQL).
 RECENCY_HALF_DAYS = 30.0
-
-
-class QueryError(MonitorError):
-    """A search query or filter that cannot be read; `position` is the 1-based character."""
-
-    def __init__(self, problem: str, position: int | None = None, source: str = "q") -> None:
-        self.problem, self.position, self.source = problem, position, source
-        where = f"{source}, at character {position}" if position is not None else source
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -272,7 +272,8 @@ class _Reader:
     def web(self, t: Mapping[str, Any]) -> WebConfig:
         """`[web]`: where the daemon serves the desk (a loopback address unless users or a
         proxy sign people in), the links' secret and address, and authentication."""
-        from monitor.web.server import WebError, parse_listen
+        from monitor.errors import WebError
+        from monitor.web.server import parse_listen
 
         self.check_keys(
             t,

@@ -24,10 +24,11 @@ from conftest import DATA, ROOT, _postgres_url, run, write_config
 from servers import FeedServer, Response, free_port
 
 from alembic import command
-from monitor.search import QueryError, make_filters
+from monitor.errors import QueryError, WebError
+from monitor.search import make_filters
 from monitor.store import Store
 from monitor.store.engine import alembic_config, make_engine, upgrade
-from monitor.web.server import WebError, WebServer, parse_listen, wait_started
+from monitor.web.server import WebServer, parse_listen, wait_started
 
 SEEDS = ROOT / "seeds" / "feeds"
 RECORDED = [SEEDS / "geo-news.atom.xml", SEEDS / "the-news-international.rss.xml"]

@@ -13,9 +13,10 @@ import feedparser
 import httpx
 import pytest
 
+from monitor.errors import WebError
 from monitor.store import Store
 from monitor.web.auth import Auth, hash_password
-from monitor.web.server import WebError, WebServer, parse_listen, wait_started
+from monitor.web.server import WebServer, parse_listen, wait_started
 from tests.conftest import run, write_config
 from tests.servers import FeedServer
 from tests.test_stories import DAWN_CLASH, GEO_CLASH, feed

@@ -28,10 +28,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.errors import QueryError
 from monitor.search import (
     FIELDS,
     Filters,
-    QueryError,
     highlight,
     make_filters,
     outlets_label,

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.errors import FeedbackError
+from monitor.errors import FeedbackError, LinkError
 from monitor.match.evaluate import TOPICS
 from monitor.web import tokens
 from monitor.web.auth import request_cookies
@@ -189,7 +189,7 @@ class FeedbackRoutes:
         token = request.query_params.get("token", "")
         try:
             return tokens.check_link(self.link_key, token, story_id, action, datetime.now(UTC))
-        except tokens.LinkError as exc:
+        except LinkError as exc:
             title = "Expired link" if exc.reason == "expired" else "Forged link"
             return self._refuse(403, title, str(exc))
 

@@ -12,7 +12,7 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
-from monitor.errors import MonitorError
+from monitor.errors import WebError
 
 if TYPE_CHECKING:
     from monitor.settings import WebConfig
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from monitor.web.auth import Auth
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
-
-
-class WebError(MonitorError):
-    """The web view cannot start as asked (an address it refuses or cannot bind)."""
 
 
 def parse_listen(listen: str, authenticated: bool = False) -> tuple[str, int]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from monitor.errors import LinkError
+
 LINK_LIFETIME = timedelta(days=30)
 ACTIONS = ("not_relevant",)  # what a digest link may do
 
@@ -56,14 +58,6 @@ class Link:
     story_id: int
     action: str
     expires: int  # seconds since the epoch
-
-
-class LinkError(Exception):
-    """A feedback link token that does not hold; `reason` is "forged" or "expired"."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        self.reason = reason
-        super().__init__(message)
 
 
 def sign_link(key: bytes, recipient: str, story_id: int, action: str, now: datetime) -> str:
