@@ -186,3 +186,17 @@ def test_a_story_marked_not_relevant_labels_the_reports_it_had_then() -> None:
     ]
     labels = {row[0]: row[6] for row in relevance_rows(feedback, reports)}
     assert labels == {"1": "0", "3": "0", "4": "0"}
+
+
+def test_a_missed_url_with_tracking_parameters_finds_its_stored_item(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    dawn = feed_server.feed("/dawn.xml", feed(DAWN_CLASH))
+    config = write_config(tmp_path, db_url=sqlite_url, feeds=[("Dawn", dawn)])
+    assert run(config, "check").exit_code == 0
+    shared = "https://news.example.org/dawn-1?utm_source=whatsapp&utm_medium=share"
+    with Store(sqlite_url) as store:
+        store.mark_missed("ayesha", WHEN, url=shared)
+        (row,) = store.feedback()
+        (item,) = [r for s in _stories(sqlite_url).values() for r in store.story_items(s)]
+    assert row.item_id == item.item_id

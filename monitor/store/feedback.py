@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.canonical import canonical_url
 from monitor.errors import FeedbackError
 from monitor.store import tables as t
 from monitor.store.engine import reading
@@ -153,7 +154,8 @@ class FeedbackMixin:
         note: str = "",
     ) -> int:
         """Record an item the rules missed, by stored item id or by URL (matched against the
-        stored items' links; kept as a URL alone when no item has it)."""
+        stored items' links, as given or canonical, so tracking parameters do not hide it;
+        kept as a URL alone when no item has it)."""
         items = _table(t.Item)
         with self.engine.begin() as conn:
             if item_id is not None:
@@ -162,7 +164,7 @@ class FeedbackMixin:
             elif url:
                 found = conn.execute(
                     sa.select(items.c.id)
-                    .where(sa.or_(items.c.url == url, items.c.canonical_url == url))
+                    .where(sa.or_(items.c.url == url, items.c.canonical_url == canonical_url(url)))
                     .order_by(items.c.id)
                     .limit(1)
                 ).scalar()
