@@ -10,8 +10,6 @@ reading the CSV.
 
 from __future__ import annotations
 
-import csv
-import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +20,7 @@ from pathlib import Path
 from monitor.cluster.decide import ClusterSettings
 from monitor.cluster.index import Clusterer, MemoryStoryIndex
 from monitor.errors import LabelsError
+from monitor.labels import records
 
 __all__ = [
     "LabelledItem",
@@ -65,73 +64,31 @@ def _parse_time(text: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _cell(columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
-    i = columns.get(name)
-    return row[i] if i is not None and i < len(row) else ""
-
-
-def _need(path: Path, line: int, columns: Mapping[str, int], row: Sequence[str], name: str) -> str:
-    value = _cell(columns, row, name).strip()
-    if not value:
-        raise LabelsError(path, line, columns[name] + 1, f"empty {name!r}")
-    return value
-
-
 def read_items(path: Path) -> list[LabelledItem]:
     """Items of a labels CSV; the `story` column is optional, but when present every row
-    needs a value. Raises `LabelsError` for a missing column, an empty id, title or story,
-    a time that is not ISO 8601, a duplicate id, or a row with more fields than the header."""
+    needs a value. Raises `LabelsError` for what `monitor.labels` checks, an empty title or
+    story, or a time that is not ISO 8601."""
+    items: list[LabelledItem] = []
     with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise LabelsError(path, 1, None, "empty file: expected a header row")
-        columns = {name.strip(): i for i, name in enumerate(header)}
-        for name in REQUIRED:
-            if name not in columns:
-                raise LabelsError(path, 1, None, f"missing column {name!r}")
-        labelled = "story" in columns
-        items: list[LabelledItem] = []
-        first_line: dict[str, int] = {}
-        line = reader.line_num + 1  # where the next record starts (fields may span lines)
-        for row in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line
-            if len(row) > len(header):
-                raise LabelsError(path, start, len(header) + 1, "more fields than the header")
-
-            cell = functools.partial(_cell, columns, row)
-            need = functools.partial(_need, path, start, columns, row)
-            item_id = need("id")
-            if item_id in first_line:
-                raise LabelsError(
-                    path,
-                    start,
-                    columns["id"] + 1,
-                    f"duplicate id {item_id!r} (first on line {first_line[item_id]})",
-                )
-            first_line[item_id] = start
-            published = need("published")
+        for record in records(fh, path, REQUIRED):
+            published = record.need("published")
             try:
                 when = _parse_time(published)
             except ValueError:
-                raise LabelsError(
-                    path,
-                    start,
-                    columns["published"] + 1,
+                raise record.error(
+                    "published",
                     f"bad published time {published!r}: expected ISO 8601, "
                     "like 2025-10-12T05:44:00+00:00",
                 ) from None
             items.append(
                 LabelledItem(
-                    id=item_id,
-                    source=cell("source"),
+                    id=record.need("id"),
+                    source=record.get("source"),
                     published=when,
-                    link=cell("link"),
-                    title=need("title"),
-                    summary=cell("summary"),
-                    story=need("story") if labelled else None,
+                    link=record.get("link"),
+                    title=record.need("title"),
+                    summary=record.get("summary"),
+                    story=record.need("story") if record.has("story") else None,
                 )
             )
     return items

@@ -11,12 +11,11 @@ file and names the line and column of what is wrong; `evaluate` is pure.
 
 from __future__ import annotations
 
-import csv
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from monitor.errors import LabelsError
+from monitor.labels import Record, records
 from monitor.match.matcher import Matcher
 from monitor.models import Match
 from monitor.script import item_language
@@ -98,47 +97,21 @@ def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledIt
     Titles and summaries are recorded as the feeds sent them; HTML entities are decoded here
     as the pipeline's normaliser does before matching.
     """
-    reader = csv.DictReader(lines)
-    columns = list(reader.fieldnames or [])
-    for name in REQUIRED_COLUMNS:
-        if name not in columns:
-            have = ", ".join(columns)
-            raise LabelsError(file, 1, None, f"missing column {name!r} (the header has: {have})")
-
-    def column(name: str) -> int:
-        return columns.index(name) + 1
-
     items = []
-    first_line: dict[str, int] = {}
-    line = reader.line_num + 1  # where the next record starts (a field may span lines)
-    for row in reader:
-        start, line = line, reader.line_num + 1
-        item_id = (row.get("id") or "").strip()
-        if not item_id:
-            raise LabelsError(file, start, column("id"), "empty id")
-        if item_id in first_line:
-            first = first_line[item_id]
-            raise LabelsError(
-                file, start, column("id"), f"duplicate id {item_id!r} (first on line {first})"
-            )
-        first_line[item_id] = start
-        topic = (row.get("topic") or "").strip()
+    for record in records(lines, file, REQUIRED_COLUMNS):
+        topic = record.get("topic").strip()
         if topic and topic not in TOPICS:
             known = ", ".join(sorted(TOPICS))
-            raise LabelsError(
-                file, start, column("topic"), f"unknown topic {topic!r} (expected one of: {known})"
-            )
-        relevant = _flag(row, columns, "relevant", file, start)
+            raise record.error("topic", f"unknown topic {topic!r} (expected one of: {known})")
+        relevant = _flag(record, "relevant")
         # An item labelled not relevant is not an alert, whatever the column says.
-        alert = None
-        if "alert" in columns:
-            alert = bool(relevant and _flag(row, columns, "alert", file, start))
-        title = html.unescape(row.get("title") or "")
-        summary = html.unescape(row.get("summary") or "")
+        alert = bool(relevant and _flag(record, "alert")) if record.has("alert") else None
+        title = html.unescape(record.get("title"))
+        summary = html.unescape(record.get("summary"))
         items.append(
             LabelledItem(
-                id=item_id,
-                source=row.get("source") or "",
+                id=record.need("id"),
+                source=record.get("source"),
                 title=title,
                 summary=summary,
                 relevant=relevant,
@@ -146,19 +119,16 @@ def read_labels(lines: Iterable[str], file: str = "<labels>") -> list[LabelledIt
                 alert=alert,
                 # As the pipeline decides it: the feed's language (a `language` column, when
                 # the file has one) unless the text is clearly in another script.
-                language=item_language(row.get("language") or "", title, summary),
+                language=item_language(record.get("language"), title, summary),
             )
         )
     return items
 
 
-def _flag(
-    row: Mapping[str, str | None], columns: list[str], column: str, file: str, line: int
-) -> bool | None:
-    raw = (row.get(column) or "").strip()
+def _flag(record: Record, column: str) -> bool | None:
+    raw = record.get(column).strip()
     if raw not in ("", "0", "1"):
-        where = columns.index(column) + 1
-        raise LabelsError(file, line, where, f"{column}: expected 0, 1 or empty, got {raw!r}")
+        raise record.error(column, f"{column}: expected 0, 1 or empty, got {raw!r}")
     return None if raw == "" else raw == "1"
 
 
