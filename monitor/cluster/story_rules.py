@@ -164,8 +164,14 @@ def story_containment(
     return best
 
 
-def _hours(a: Candidate, first: Neighbour) -> float:
-    return abs((a.published - first.published).total_seconds()) / 3600.0
+def _story_ages(candidate: Candidate, neighbours: Sequence[Neighbour]) -> dict[int, float]:
+    """Hours from each neighbouring story's earliest report (that the neighbours show) to
+    the candidate: how long ago the story began."""
+    ages: dict[int, float] = {}
+    for n in neighbours:
+        hours = (candidate.published - n.published).total_seconds() / 3600.0
+        ages[n.story_id] = max(ages.get(n.story_id, hours), hours)
+    return ages
 
 
 def _evidence(
@@ -229,11 +235,11 @@ def same_event(
     for gap, n in zip(gaps, neighbours, strict=True):
         if n.story_id not in barred:
             by_story.setdefault(n.story_id, []).append((gap, n))
+    ages = _story_ages(candidate, neighbours)
     best: tuple[float, int, str] | None = None
     for story_id in sorted(by_story):
         items = by_story[story_id]
-        first = min((n for _, n in items), key=lambda n: n.published)
-        if (candidate.published - first.published).total_seconds() / 3600.0 > max_span:
+        if ages[story_id] > max_span:
             continue
         for gap, n in items:
             nev = n.fingerprint.event
@@ -247,7 +253,7 @@ def same_event(
                     gap,
                     story_id,
                     f"same event ({why}) as a report {gap:.0f}h apart, "
-                    f"story begun {_hours(candidate, first):.0f}h before",
+                    f"story begun {abs(ages[story_id]):.0f}h before",
                 )
     return None if best is None else (best[1], best[2])
 
@@ -284,10 +290,7 @@ def same_round(
         return None
     else:
         kind = "talks"
-    first: dict[int, float] = {}
-    for n in neighbours:
-        hours = (candidate.published - n.published).total_seconds() / 3600.0
-        first[n.story_id] = max(first.get(n.story_id, hours), hours)
+    first = _story_ages(candidate, neighbours)
     best: tuple[float, int, str] | None = None
     for gap, n in zip(gaps, neighbours, strict=True):
         nfp = n.fingerprint
